@@ -1,0 +1,44 @@
+"""Exercise checks: one function per exercise, grouped by topic (``checks.gan``, ...).
+
+A check prints a single deterministic line starting with a tick when the learner's code is
+right, and raises ``AssertionError`` with a message naming the likely bug when it is not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+PASS_MARK = "✅"
+
+
+def passed(message: str) -> None:
+    """Report a passed check on one deterministic line."""
+    print(f"{PASS_MARK} {message}")
+
+
+def expect(condition: bool, message: str) -> None:
+    """Raise ``AssertionError(message)`` unless ``condition`` holds."""
+    if not condition:
+        raise AssertionError(message)
+
+
+def expect_tensor(value: object, what: str) -> torch.Tensor:
+    """Insist that ``value`` is a tensor, naming ``what`` it should have been."""
+    expect(isinstance(value, torch.Tensor),
+           f"{what} should be a torch.Tensor, got {type(value).__name__}.")
+    return value  # type: ignore[return-value]
+
+
+def expect_shape(tensor: torch.Tensor, shape: Sequence[int], what: str) -> None:
+    """Insist on an exact shape, showing expected and actual."""
+    expect(tuple(tensor.shape) == tuple(shape),
+           f"{what}: expected shape {tuple(shape)}, got {tuple(tensor.shape)}.")
+
+
+def expect_close(actual: torch.Tensor, expected: torch.Tensor, what: str, atol: float = 1e-5) -> None:
+    """Insist that two tensors agree to ``atol``, reporting the largest difference."""
+    expect_shape(actual, expected.shape, what)
+    error = (actual.detach().float() - expected.detach().float()).abs().max().item()
+    expect(error <= atol, f"{what}: values differ from the reference by up to {error:.3g}.")

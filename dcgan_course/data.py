@@ -1,0 +1,260 @@
+"""Datasets as whole tensors: images scaled to [-1, 1] (the range of the generator's Tanh).
+
+``digits`` (scikit-learn's 8x8 handwritten digits, upsampled) ships with a dependency and is the
+offline default everywhere. ``mnist``, ``fashion-mnist``, ``cifar10`` and ``svhn`` come from
+torchvision (downloaded once into the data root); ``folder:PATH`` reads your own images.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import settings
+
+TORCHVISION_DATASETS = ("mnist", "fashion-mnist", "cifar10", "svhn")
+DATASET_NAMES = ("digits", *TORCHVISION_DATASETS, "folder:PATH")
+SPLITS = ("train", "test")
+DIGITS_TRAIN_SIZE = 1000
+FOLDER_TEST_FRACTION = 0.2
+RESIZE_CHUNK = 4096
+
+
+class DatasetDownloadError(RuntimeError):
+    """A dataset could not be downloaded (usually: no network)."""
+
+
+@dataclass
+class ImageData:
+    """A labelled image dataset held as tensors: ``images`` (N, C, H, W) in [-1, 1], ``labels`` (N,)."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    classes: list[str]
+    name: str
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    @property
+    def channels(self) -> int:
+        return self.images.shape[1]
+
+    @property
+    def image_size(self) -> int:
+        return self.images.shape[-1]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def device(self) -> torch.device:
+        return self.images.device
+
+    def to(self, device: torch.device | str) -> ImageData:
+        """The same data on another device (a no-op copy-free view when already there)."""
+        return ImageData(self.images.to(device), self.labels.to(device), self.classes, self.name)
+
+    def subset(self, index: torch.Tensor | slice) -> ImageData:
+        """The examples at ``index`` (a slice, index tensor or boolean mask)."""
+        return ImageData(self.images[index], self.labels[index], self.classes, self.name)
+
+    def batches(
+        self,
+        batch_size: int,
+        shuffle: bool = True,
+        generator: torch.Generator | None = None,
+        drop_last: bool = True,
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Yield (images, labels) mini-batches by indexing the tensors: no per-sample Python work."""
+        count = len(self)
+        order = torch.randperm(count, generator=generator) if shuffle else torch.arange(count)
+        order = order.to(self.device)
+        stop = count - count % batch_size if drop_last else count
+        for start in range(0, stop, batch_size):
+            index = order[start : start + batch_size]
+            yield self.images[index], self.labels[index]
+
+
+def scale_to_unit_range(pixels: torch.Tensor, max_value: float) -> torch.Tensor:
+    """Map pixel values in [0, max_value] to [-1, 1]."""
+    return pixels.float() / max_value * 2.0 - 1.0
+
+
+def resize(images: torch.Tensor, image_size: int) -> torch.Tensor:
+    """Resize a batch of images (N, C, H, W) with antialiased bilinear interpolation, in chunks."""
+    if images.shape[-1] == image_size and images.shape[-2] == image_size:
+        return images
+    chunks = [
+        F.interpolate(chunk, size=(image_size, image_size), mode="bilinear", antialias=True,
+                      align_corners=False)
+        for chunk in images.split(RESIZE_CHUNK)
+    ]
+    return torch.cat(chunks).clamp_(-1.0, 1.0)
+
+
+def convert_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
+    """Turn grayscale into RGB (repeat) or RGB into grayscale (ITU-R 601 luma)."""
+    have = images.shape[1]
+    if have == channels:
+        return images
+    if have == 1 and channels == 3:
+        return images.repeat(1, 3, 1, 1)
+    if have == 3 and channels == 1:
+        luma = torch.tensor([0.299, 0.587, 0.114], dtype=images.dtype).view(1, 3, 1, 1)
+        return (images * luma).sum(dim=1, keepdim=True)
+    raise ValueError(f"channels must be 1 or 3, got {channels}")
+
+
+def load_digits_arrays(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """scikit-learn's 1,797 8x8 digits, split 1,000 / 797 (stratified, fixed seed); pixels 0..16."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    train_x, test_x, train_y, test_y = train_test_split(
+        digits.images, digits.target, train_size=DIGITS_TRAIN_SIZE, stratify=digits.target,
+        random_state=0,
+    )
+    pixels, labels = (train_x, train_y) if split == "train" else (test_x, test_y)
+    images = scale_to_unit_range(torch.from_numpy(pixels).unsqueeze(1), 16.0)
+    return images, torch.from_numpy(labels).long()
+
+
+def offline_hint(name: str, root: Path) -> str:
+    """The advice every failed download ends with."""
+    return (
+        f"Could not download '{name}' into {root}. If you are offline, use the embedded dataset "
+        "instead: load_dataset('digits') (it ships with scikit-learn), or copy the dataset files "
+        f"into {root} and try again."
+    )
+
+
+def open_torchvision_dataset(name: str, split: str, root: Path, download: bool):
+    """Construct the torchvision dataset object, turning a failed download into a clear error."""
+    from torchvision import datasets
+
+    train = split == "train"
+    constructors = {
+        "mnist": lambda: datasets.MNIST(root, train=train, download=download),
+        "fashion-mnist": lambda: datasets.FashionMNIST(root, train=train, download=download),
+        "cifar10": lambda: datasets.CIFAR10(root, train=train, download=download),
+        "svhn": lambda: datasets.SVHN(root / "svhn", split=split, download=download),
+    }
+    try:
+        return constructors[name]()
+    except (OSError, RuntimeError) as error:  # URLError is an OSError
+        raise DatasetDownloadError(f"{offline_hint(name, root)} ({error})") from error
+
+
+def torchvision_arrays(
+    name: str, split: str, root: Path, download: bool
+) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """Images in [-1, 1] as (N, C, H, W), labels and class names from a torchvision dataset."""
+    dataset = open_torchvision_dataset(name, split, root, download)
+    if name == "svhn":  # stored (N, 3, 32, 32) uint8; the digit 0 has label 0 in torchvision
+        pixels, labels = torch.from_numpy(dataset.data), torch.as_tensor(dataset.labels)
+        classes = [str(digit) for digit in range(10)]
+    elif name == "cifar10":  # stored (N, 32, 32, 3) uint8
+        pixels = torch.from_numpy(dataset.data).permute(0, 3, 1, 2)
+        labels, classes = torch.as_tensor(dataset.targets), list(dataset.classes)
+    else:  # MNIST-like: (N, 28, 28) uint8
+        pixels, labels = dataset.data.unsqueeze(1), torch.as_tensor(dataset.targets)
+        classes = list(dataset.classes)
+    return scale_to_unit_range(pixels, 255.0), labels.long(), classes
+
+
+def folder_arrays(path: Path, split: str) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """Read an ImageFolder (one sub-folder per class) as RGB tensors in [-1, 1], at native size.
+
+    If ``path`` has ``train/`` and ``test/`` sub-folders they are the splits; otherwise a fixed
+    stratified 80/20 split of all images is used.
+    """
+    from torchvision import datasets, transforms
+
+    if not path.is_dir():
+        raise FileNotFoundError(f"Image folder not found: {path}")
+    split_dir = path / split
+    use_split_dirs = (path / "train").is_dir() and (path / "test").is_dir()
+    to_tensor = transforms.Compose([transforms.Resize(64), transforms.CenterCrop(64),
+                                    transforms.ToTensor()])
+    folder = datasets.ImageFolder(split_dir if use_split_dirs else path, transform=to_tensor)
+    if len(folder) == 0:
+        raise ValueError(f"No images found under {path}: expected one sub-folder per class.")
+    images = torch.stack([image for image, _ in folder]) * 2.0 - 1.0
+    labels = torch.as_tensor(folder.targets).long()
+    if not use_split_dirs:
+        keep = folder_split_mask(labels, split)
+        images, labels = images[keep], labels[keep]
+    return images, labels, list(folder.classes)
+
+
+def folder_split_mask(labels: torch.Tensor, split: str) -> torch.Tensor:
+    """A fixed per-class 80/20 train/test assignment (every class appears in train)."""
+    generator = torch.Generator().manual_seed(0)
+    is_test = torch.zeros(len(labels), dtype=torch.bool)
+    for label in labels.unique():
+        members = (labels == label).nonzero().flatten()
+        members = members[torch.randperm(len(members), generator=generator)]
+        is_test[members[: int(len(members) * FOLDER_TEST_FRACTION)]] = True
+    return is_test if split == "test" else ~is_test
+
+
+def validate_request(name: str, split: str, image_size: int, channels: int | None) -> None:
+    """Fail early, with the valid choices, on an unknown dataset, split, size or channel count."""
+    from .models import validate_image_spec
+
+    if name not in TORCHVISION_DATASETS and name != "digits" and not name.startswith("folder:"):
+        raise ValueError(f"Unknown dataset '{name}'. Choose one of: {', '.join(DATASET_NAMES)}.")
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got '{split}'.")
+    validate_image_spec(image_size, channels if channels is not None else 1)
+
+
+def load_dataset(
+    name: str = "digits",
+    split: str = "train",
+    image_size: int = 32,
+    channels: int | None = None,
+    limit: int | None = None,
+    root: str | Path | None = None,
+    device: torch.device | str = "cpu",
+    download: bool = True,
+) -> ImageData:
+    """Load a whole dataset as tensors, resized to ``image_size`` and scaled to [-1, 1].
+
+    ``channels`` converts between grayscale and RGB (default: the dataset's own); ``limit``
+    keeps the first N examples (after a fixed shuffle, so every class is represented).
+    """
+    validate_request(name, split, image_size, channels)
+    root = Path(root) if root is not None else settings.data_root()
+    if name == "digits":
+        images, labels = load_digits_arrays(split)
+        classes = [str(digit) for digit in range(10)]
+    elif name.startswith("folder:"):
+        images, labels, classes = folder_arrays(Path(name.removeprefix("folder:")), split)
+    else:
+        images, labels, classes = torchvision_arrays(name, split, root, download)
+    if limit is not None and limit < len(images):
+        keep = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:limit]
+        images, labels = images[keep], labels[keep]
+    if channels is not None:
+        images = convert_channels(images, channels)
+    images = resize(images, image_size).contiguous()
+    return ImageData(images, labels, classes, name).to(device)
+
+
+def describe(data: ImageData) -> str:
+    """One line about a dataset: size, shape, value range and class balance."""
+    counts = np.bincount(data.labels.cpu().numpy(), minlength=data.num_classes)
+    return (
+        f"{data.name}: {len(data)} images of {data.channels}x{data.image_size}x{data.image_size}, "
+        f"values in [{data.images.min():.2f}, {data.images.max():.2f}], "
+        f"{data.num_classes} classes ({counts.min()}-{counts.max()} per class)"
+    )
