@@ -70,6 +70,7 @@ class Generator(nn.Module):
         super().__init__()
         validate_image_spec(image_size, channels)
         self.latent_dim, self.image_size, self.channels = latent_dim, image_size, channels
+        self.base_width = base_width
         stages = num_stages(image_size)
         widths = [base_width * 2 ** (stages - 1 - i) for i in range(stages)]  # e.g. 512..64
         self.project = nn.Sequential(  # z (as a 1x1 map) -> 4x4 feature map
@@ -109,7 +110,7 @@ class Discriminator(nn.Module):
     ) -> None:
         super().__init__()
         validate_image_spec(image_size, channels)
-        self.image_size, self.channels = image_size, channels
+        self.image_size, self.channels, self.base_width = image_size, channels, base_width
         stages = num_stages(image_size)
         widths = [base_width * 2**i for i in range(stages)]  # e.g. 64..512
         blocks = [discriminator_block(channels, widths[0], batch_norm=False)]
