@@ -311,6 +311,7 @@ def pretrained_gan(
     mode = "fast" if settings.is_fast() else "full"
     safe_name = dataset.replace("/", "_").replace(":", "_")
     path = settings.runs_root() / "pretrained" / f"{safe_name}-{image_size}px-{epochs}ep-seed{seed}-{mode}"
+    settings.seed_everything(seed)
     generator, discriminator = build_gan(image_size, data.channels)
     history = train_gan(generator, discriminator, data, epochs, seed=seed,
                         checkpoint_path=path / "checkpoint.pt", resume=True, device=device,
