@@ -379,7 +379,7 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> l
 def markdown_summary(grades: Sequence[NotebookGrade], title: str = "Grades") -> str:
     """Per-student and per-exercise tables, per-check pass rates and every problem, in Markdown."""
     course = sorted({row.notebook for row in grades if row.status != UNKNOWN and row.status != BAD_NAME})
-    students = sorted({row.student for row in grades})
+    students = sorted({row.student for row in grades if row.student})
     cell = {(row.student, row.notebook): row for row in grades}
     lines = [f"# {title}", "", "## Per student", ""]
     per_student = []
