@@ -6,11 +6,13 @@ right, and raises ``AssertionError`` with a message naming the likely bug when i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import torch
 
 PASS_MARK = "✅"
+T = TypeVar("T")
 
 
 def passed(message: str) -> None:
@@ -22,6 +24,21 @@ def expect(condition: bool, message: str) -> None:
     """Raise ``AssertionError(message)`` unless ``condition`` holds."""
     if not condition:
         raise AssertionError(message)
+
+
+def call_learner(name: str, action: str, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run the learner's code; a stub or a crash becomes an ``AssertionError`` that says what was tried."""
+    try:
+        return function(*args, **kwargs)
+    except NotImplementedError as error:
+        raise AssertionError(
+            f"{name} is not implemented yet: replace `raise NotImplementedError` with your code, "
+            "run that cell, then run this check again."
+        ) from error
+    except AssertionError:
+        raise
+    except Exception as error:
+        raise AssertionError(f"{action} raised {type(error).__name__}: {error}") from error
 
 
 def expect_tensor(value: object, what: str) -> torch.Tensor:
