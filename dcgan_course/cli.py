@@ -67,7 +67,7 @@ def add_make_exercises_command(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_grade(args: argparse.Namespace) -> int:
-    """Grade every submission, write the CSV and the Markdown summary; 0 even when students fail."""
+    """Grade every submission and write the reports; 0 even when students fail, 1 if a run broke."""
     from dcgan_course import grading
 
     options = grading.GradingOptions(cell_timeout=args.timeout, fast=not args.full)
@@ -80,7 +80,11 @@ def run_grade(args: argparse.Namespace) -> int:
         raise CommandError(str(error)) from None
     summary = grading.write_reports(grades, args.out)
     print(f"wrote {args.out} and {summary}")
-    return 0
+    broken = [row for row in grades if row.status == grading.RUN_ERROR]
+    if broken:
+        print(f"grading could not run {len(broken)} notebook(s) (status {grading.RUN_ERROR}): "
+              f"{broken[0].detail}", file=sys.stderr)
+    return 1 if broken else 0
 
 
 def add_grade_command(subparsers: argparse._SubParsersAction) -> None:

@@ -247,12 +247,14 @@ def check_positions(notebook: nbformat.NotebookNode) -> dict[int, str]:
 # -- running it under nbval -----------------------------------------------------------------------
 
 def grading_environment(options: GradingOptions) -> dict[str, str]:
-    """The kernel's environment: fast mode unless ``--full``, shared data folder, no pytest flags."""
+    """The kernel's environment: fast mode unless ``--full``, the shared data folder, runs kept in the
+    scratch folder (nothing a student's run writes outlives it), and no inherited pytest flags."""
     from dcgan_course import settings  # imported here: the pytest-plugin side stays free of torch
 
     environment = {key: value for key, value in os.environ.items() if key != "PYTEST_ADDOPTS"}
     environment[settings.FAST_ENV] = "1" if options.fast else "0"
     environment[settings.DATA_ENV] = str(settings.data_root().resolve())
+    environment[settings.RUNS_ENV] = "runs"
     return environment
 
 
@@ -306,6 +308,8 @@ def grade_notebook(submission: Submission, reference: Path | None, options: Grad
     graded = restore_checks(student_notebook, reference_notebook)
     positions = check_positions(graded)
     code_cells = sum(cell.cell_type == "code" for cell in graded.cells)
+    if code_cells == 0:
+        return row(GRADED, "", 0)
     with tempfile.TemporaryDirectory(prefix="dcgan-grade-") as scratch:
         notebook_path = Path(scratch) / submission.notebook
         nbformat.write(graded, notebook_path)
