@@ -6,6 +6,7 @@ import csv
 import hashlib
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -258,3 +259,15 @@ def test_checks_without_ids_are_restored_by_order():
     expected = [item.source for item in reference.cells if grading.is_check(item)]
     assert [item.source for item in checks] == expected
     assert len(graded.cells) == len(student.cells)
+
+
+def test_a_run_that_cannot_start_gives_a_run_error_row_and_exits_non_zero(tmp_path, monkeypatch, capsys):
+    save(fixture("solutions"), tmp_path / "submissions" / "alice" / NAME)
+    monkeypatch.setattr(grading, "nbval_command",
+                        lambda *args: [sys.executable, "-c", "print('kernel failed to start')"])
+    out = tmp_path / "grades.csv"
+    assert cli.main(["grade", str(tmp_path / "submissions"), "--reference", str(REFERENCE),
+                     "--out", str(out)]) == 1
+    [row] = csv.DictReader(out.read_text(encoding="utf-8").splitlines())
+    assert (row["status"], row["first_error"]) == (grading.RUN_ERROR, "kernel failed to start")
+    assert "grading could not run 1 notebook(s)" in capsys.readouterr().err
