@@ -78,7 +78,7 @@ def run_grade(args: argparse.Namespace) -> int:
                                                            f"{row.status}", flush=True))
     except grading.GradingError as error:
         raise CommandError(str(error)) from None
-    summary = grading.write_reports(grades, args.out)
+    summary = grading.write_reports(grades, args.out, grading.describe_run(args.reference, options))
     print(f"wrote {args.out} and {summary}")
     broken = [row for row in grades if row.status == grading.RUN_ERROR]
     if broken:

@@ -380,12 +380,12 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> l
     return [line(header), line(["---"] * len(header)), *(line(row) for row in rows)]
 
 
-def markdown_summary(grades: Sequence[NotebookGrade], title: str = "Grades") -> str:
+def markdown_summary(grades: Sequence[NotebookGrade], note: str = "") -> str:
     """Per-student and per-exercise tables, per-check pass rates and every problem, in Markdown."""
     course = sorted({row.notebook for row in grades if row.status != UNKNOWN and row.status != BAD_NAME})
     students = sorted({row.student for row in grades if row.student})
     cell = {(row.student, row.notebook): row for row in grades}
-    lines = [f"# {title}", "", "## Per student", ""]
+    lines = ["# Grades", "", *([note, ""] if note else []), "## Per student", ""]
     per_student = []
     for student in students:
         rows = [cell[student, notebook] for notebook in course if (student, notebook) in cell]
@@ -427,12 +427,19 @@ def score_text(row: NotebookGrade | None) -> str:
     return text if row.status == GRADED else f"{text} ({row.status})"
 
 
-def write_reports(grades: Sequence[NotebookGrade], csv_path: Path) -> Path:
+def describe_run(reference: Path, options: GradingOptions) -> str:
+    """One sentence saying how a run was graded, for the top of the summary."""
+    mode = "fast mode (DCGAN_COURSE_FAST=1)" if options.fast else "full mode"
+    return (f"Checks restored from `{reference}`; run under nbval in {mode}, "
+            f"{options.cell_timeout:g} s per cell.")
+
+
+def write_reports(grades: Sequence[NotebookGrade], csv_path: Path, note: str = "") -> Path:
     """Write the CSV and, next to it, the Markdown summary; returns the summary's path."""
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     csv_path.write_text(grades_csv(grades), encoding="utf-8")
     summary_path = csv_path.with_suffix(".md")
-    summary_path.write_text(markdown_summary(grades), encoding="utf-8")
+    summary_path.write_text(markdown_summary(grades, note), encoding="utf-8")
     return summary_path
 
 
