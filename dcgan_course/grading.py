@@ -11,6 +11,7 @@ every notebook cell nbval runs, whether it passed and the first line of its erro
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
 import importlib.util
@@ -269,23 +270,29 @@ def nbval_command(notebook: Path, report: Path, options: GradingOptions) -> list
 def run_nbval(notebook: Path, options: GradingOptions, overall_timeout: float) -> tuple[dict[int, dict], str]:
     """Run one notebook under nbval in a subprocess; returns the cell records and pytest's output.
 
-    Raises ``TimeoutError`` when the whole run outlives ``overall_timeout`` (its process group is
-    killed; the kernel exits when its parent does).
+    The records go to a folder of their own, away from the kernel's working folder, and only the
+    first record of a cell counts. Raises ``TimeoutError`` when the whole run outlives
+    ``overall_timeout`` (its process group is killed; the kernel exits when its parent does).
     """
-    report = notebook.with_suffix(".cells.jsonl")
     (notebook.parent / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
-    process = subprocess.Popen(nbval_command(notebook, report, options), cwd=notebook.parent,
-                               env=grading_environment(options), stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
-        output, _ = process.communicate(timeout=overall_timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        raise TimeoutError(f"the run took longer than {overall_timeout:g} s and was stopped") from None
-    records = [json.loads(line) for line in report.read_text(encoding="utf-8").splitlines()] \
-        if report.exists() else []
-    return {record["cell"]: record for record in records}, output
+    with tempfile.TemporaryDirectory(prefix="dcgan-grade-report-") as private:
+        report = Path(private) / "cells.jsonl"
+        process = subprocess.Popen(nbval_command(notebook, report, options), cwd=notebook.parent,
+                                   env=grading_environment(options), stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        try:
+            output, _ = process.communicate(timeout=overall_timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):  # it may have finished meanwhile
+                os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise TimeoutError(f"the run took longer than {overall_timeout:g} s and was stopped") from None
+        lines = report.read_text(encoding="utf-8").splitlines() if report.exists() else []
+    records: dict[int, dict] = {}
+    for line in lines:
+        record = json.loads(line)
+        records.setdefault(record["cell"], record)
+    return records, output
 
 
 def grade_notebook(submission: Submission, reference: Path | None, options: GradingOptions) -> NotebookGrade:
