@@ -351,6 +351,8 @@ def grade(submissions: Path, reference: Path, options: GradingOptions = GradingO
     """Grade every submission against the reference solutions, ``jobs`` notebooks at a time."""
     if jobs < 1:
         raise ValueError(f"--jobs must be at least 1, got {jobs}")
+    if options.cell_timeout <= 0:
+        raise ValueError(f"--timeout must be a positive number of seconds, got {options.cell_timeout:g}")
     if importlib.util.find_spec("nbval") is None:
         raise GradingError("nbval is not installed: pip install 'dcgan-course[test]'")
     references = reference_notebooks(reference)

@@ -271,3 +271,11 @@ def test_a_run_that_cannot_start_gives_a_run_error_row_and_exits_non_zero(tmp_pa
     [row] = csv.DictReader(out.read_text(encoding="utf-8").splitlines())
     assert (row["status"], row["first_error"]) == (grading.RUN_ERROR, "kernel failed to start")
     assert "grading could not run 1 notebook(s)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("option", "message"), [("--jobs=0", "--jobs must be at least 1"),
+                                                 ("--timeout=0", "--timeout must be a positive")])
+def test_nonsense_options_are_refused_in_one_line(tmp_path, capsys, option, message):
+    save(fixture("solutions"), tmp_path / "submissions" / "alice" / NAME)
+    assert cli.main(["grade", str(tmp_path / "submissions"), "--reference", str(REFERENCE), option]) == 2
+    assert message in capsys.readouterr().err
