@@ -47,6 +47,7 @@ TIMEOUT = "timeout"  # the whole run passed the overall time-out and was stopped
 MISSING = "missing"
 UNKNOWN = "unknown-notebook"
 BAD_NAME = "bad-file-name"
+UNREADABLE = "unreadable"
 INVALID_JSON = "invalid-json"
 NEWER_NBFORMAT = "newer-nbformat"
 INVALID_NOTEBOOK = "invalid-notebook"
@@ -165,7 +166,8 @@ def find_submissions(submissions: Path, expected: Iterable[str]) -> list[Submiss
 
 def is_check(cell: nbformat.NotebookNode) -> bool:
     """True for a code cell tagged ``check``."""
-    return cell.cell_type == "code" and CHECK_TAG in cell.get("metadata", {}).get("tags", [])
+    tags = cell.get("metadata", {}).get("tags", [])
+    return cell.get("cell_type") == "code" and isinstance(tags, list) and CHECK_TAG in tags
 
 
 def check_label(cell: nbformat.NotebookNode) -> str:
@@ -177,7 +179,11 @@ def check_label(cell: nbformat.NotebookNode) -> str:
 def read_submission(path: Path) -> tuple[nbformat.NotebookNode | None, str, str]:
     """Read a submitted notebook as ``(notebook, status, detail)``; notebook is None if unreadable."""
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
+    except OSError as error:
+        return None, UNREADABLE, f"{path.name} cannot be read ({error.strerror or error})"
+    try:
+        raw = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         return None, INVALID_JSON, f"{path.name} is not valid JSON ({error})"
     version = raw.get("nbformat") if isinstance(raw, dict) else None
@@ -185,9 +191,12 @@ def read_submission(path: Path) -> tuple[nbformat.NotebookNode | None, str, str]
         return None, NEWER_NBFORMAT, (f"{path.name} is nbformat {version}; this grader reads nbformat "
                                       f"{nbformat.current_nbformat}: save it as a v4 notebook")
     try:
-        return nbformat.reads(json.dumps(raw), as_version=4), GRADED, ""
+        notebook = nbformat.reads(json.dumps(raw), as_version=4)
+        nbformat.validate(notebook)
     except Exception as error:
-        return None, INVALID_NOTEBOOK, f"{path.name} is not a readable notebook ({error})"
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return None, INVALID_NOTEBOOK, f"{path.name} is not a valid notebook ({reason})"
+    return notebook, GRADED, ""
 
 
 def clean_copy(cell: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -203,14 +212,15 @@ def restore_checks(submission: nbformat.NotebookNode,
     """The submission with every reference check cell put back: by id, else by order, else inserted.
 
     A check the student edited is overwritten; one they deleted is inserted after the cell that
-    precedes it in the reference (or after the previous check, or at the end).
+    precedes it in the reference (or after the previous check, or at the end). Only restored cells
+    keep the ``check`` tag, so a student cannot add checks of their own.
     """
     graded = copy.deepcopy(submission)
     graded.cells = [clean_copy(cell) for cell in graded.cells]
     checks = [cell for cell in reference.cells if is_check(cell)]
     reference_ids = {cell.get("id") for cell in checks}
     unmatched = [cell for cell in graded.cells if is_check(cell) and cell.get("id") not in reference_ids]
-    previous_check: nbformat.NotebookNode | None = None
+    restored_cells: list[nbformat.NotebookNode] = []
     for check in checks:
         restored = clean_copy(check)
         target = next((cell for cell in graded.cells if cell.get("id") == check.get("id")), None)
@@ -219,9 +229,12 @@ def restore_checks(submission: nbformat.NotebookNode,
         if target is not None:
             graded.cells[index_of(graded.cells, target)] = restored
         else:
-            position = insertion_index(graded.cells, reference.cells, check, previous_check)
-            graded.cells.insert(position, restored)
-        previous_check = restored
+            previous = restored_cells[-1] if restored_cells else None
+            graded.cells.insert(insertion_index(graded.cells, reference.cells, check, previous), restored)
+        restored_cells.append(restored)
+    for cell in graded.cells:
+        if is_check(cell) and not any(cell is kept for kept in restored_cells):
+            cell.metadata["tags"] = [tag for tag in cell.metadata["tags"] if tag != CHECK_TAG]
     return graded
 
 

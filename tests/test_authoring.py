@@ -186,6 +186,7 @@ def test_shipped_exercises_are_what_make_exercises_produces():
 
 def grade_pair(solutions: Path, exercises: Path, name: str) -> tuple[grading.NotebookGrade, ...]:
     """Run the exercise and its solution (one kernel each, side by side) with the solution's checks."""
+    assert (exercises / name).exists(), f"exercises/{name} is missing: run `dcgan-course make-exercises`"
     options = grading.GradingOptions(cell_timeout=120.0, fast=True)
     runs = [grading.Submission("exercise", name, exercises / name), grading.Submission("solution", name,
                                                                                         solutions / name)]

@@ -279,3 +279,22 @@ def test_nonsense_options_are_refused_in_one_line(tmp_path, capsys, option, mess
     save(fixture("solutions"), tmp_path / "submissions" / "alice" / NAME)
     assert cli.main(["grade", str(tmp_path / "submissions"), "--reference", str(REFERENCE), option]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_cells_a_student_tags_as_checks_do_not_count():
+    student = fixture("exercises")
+    cell(student, "add").metadata["tags"] = ["check"]
+    duplicate = nbformat.v4.new_code_cell("print('✅')", id="check-add")
+    duplicate.metadata["tags"] = ["check"]
+    student.cells.append(duplicate)
+    graded = grading.restore_checks(student, fixture("solutions"))
+    assert list(grading.check_positions(graded)) == [2, 4]
+
+
+def test_a_malformed_notebook_is_invalid_not_a_grading_failure(tmp_path):
+    raw = json.loads((FIXTURES / "exercises" / NAME).read_text(encoding="utf-8"))
+    del raw["cells"][3]["source"]
+    save_text(tmp_path / NAME, json.dumps(raw))
+    notebook, status, detail = grading.read_submission(tmp_path / NAME)
+    assert (notebook, status) == (None, grading.INVALID_NOTEBOOK)
+    assert detail.startswith(f"{NAME} is not a valid notebook (")
