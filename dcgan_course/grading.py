@@ -276,7 +276,7 @@ def nbval_command(notebook: Path, report: Path, options: GradingOptions) -> list
     """The pytest command that runs one notebook under nbval and records every cell."""
     return [sys.executable, "-m", "pytest", str(notebook), "--nbval-lax", "--nbval-current-env",
             f"--nbval-cell-timeout={options.cell_timeout:g}", "-p", "dcgan_course.grading",
-            f"{REPORT_OPTION}={report}", "-p", "no:cacheprovider", "-q", "--no-header",
+            f"{REPORT_OPTION}={report}", "-p", "no:cacheprovider", "-q", "--no-header", "--tb=line",
             "-c", str(notebook.parent / "pytest.ini"), "--rootdir", str(notebook.parent)]
 
 
@@ -340,7 +340,7 @@ def grade_notebook(submission: Submission, reference: Path | None, options: Grad
             return row(TIMEOUT, str(error), len(positions), [CheckResult(label, False, str(error))
                                                             for label in positions.values()])
     if not records:
-        return row(RUN_ERROR, last_line(output), len(positions))
+        return row(RUN_ERROR, run_error(output), len(positions))
     checks = [check_result(label, records.get(number)) for number, label in positions.items()]
     timed_out = any(record["timed_out"] for record in records.values())
     return row(CELL_TIMEOUT if timed_out else GRADED, "", len(positions), checks)
@@ -353,10 +353,11 @@ def check_result(label: str, record: dict | None) -> CheckResult:
     return CheckResult(label, record["passed"], record["error"])
 
 
-def last_line(text: str) -> str:
-    """The last non-empty line of a command's output (its summary)."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else "pytest produced no output"
+def run_error(output: str) -> str:
+    """Why pytest ran no cell: its first ``E`` (error) line, else its last line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line.removeprefix("E").strip() for line in lines if line.startswith("E ")]
+    return (errors or lines or ["pytest produced no output"])[0 if errors else -1]
 
 
 def grade(submissions: Path, reference: Path, options: GradingOptions = GradingOptions(), jobs: int = 1,

@@ -6,7 +6,6 @@ import csv
 import hashlib
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -261,15 +260,17 @@ def test_checks_without_ids_are_restored_by_order():
     assert len(graded.cells) == len(student.cells)
 
 
-def test_a_run_that_cannot_start_gives_a_run_error_row_and_exits_non_zero(tmp_path, monkeypatch, capsys):
+@pytest.mark.notebooks
+def test_a_kernel_that_cannot_start_gives_a_run_error_row_and_exits_non_zero(tmp_path, monkeypatch, capsys):
     save(fixture("solutions"), tmp_path / "submissions" / "alice" / NAME)
-    monkeypatch.setattr(grading, "nbval_command",
-                        lambda *args: [sys.executable, "-c", "print('kernel failed to start')"])
+    save_text(tmp_path / "broken" / "ipykernel_launcher.py", "raise SystemExit('no kernel today')")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "broken"))
     out = tmp_path / "grades.csv"
     assert cli.main(["grade", str(tmp_path / "submissions"), "--reference", str(REFERENCE),
                      "--out", str(out)]) == 1
     [row] = csv.DictReader(out.read_text(encoding="utf-8").splitlines())
-    assert (row["status"], row["first_error"]) == (grading.RUN_ERROR, "kernel failed to start")
+    assert (row["status"], row["first_error"]) == (grading.RUN_ERROR, "RuntimeError: Kernel died before "
+                                                                       "replying to kernel_info")
     assert "grading could not run 1 notebook(s)" in capsys.readouterr().err
 
 
