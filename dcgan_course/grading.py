@@ -357,7 +357,9 @@ def run_error(output: str) -> str:
     """Why pytest ran no cell: its first ``E`` (error) line, else its last line."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     errors = [line.removeprefix("E").strip() for line in lines if line.startswith("E ")]
-    return (errors or lines or ["pytest produced no output"])[0 if errors else -1]
+    if errors:
+        return errors[0]
+    return lines[-1] if lines else "pytest produced no output"
 
 
 def grade(submissions: Path, reference: Path, options: GradingOptions = GradingOptions(), jobs: int = 1,
@@ -405,41 +407,55 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> l
 
 def markdown_summary(grades: Sequence[NotebookGrade], note: str = "") -> str:
     """Per-student and per-exercise tables, per-check pass rates and every problem, in Markdown."""
-    course = sorted({row.notebook for row in grades if row.status != UNKNOWN and row.status != BAD_NAME})
-    students = sorted({row.student for row in grades if row.student})
-    cell = {(row.student, row.notebook): row for row in grades}
-    lines = ["# Grades", "", *([note, ""] if note else []), "## Per student", ""]
-    per_student = []
-    for student in students:
-        rows = [cell[student, notebook] for notebook in course if (student, notebook) in cell]
-        passed, total = sum(row.checks_passed for row in rows), sum(row.checks_total for row in rows)
-        per_student.append([student, *(score_text(cell.get((student, notebook))) for notebook in course),
-                            f"{passed}/{total} ({100.0 * passed / total if total else 0.0:.1f} %)"])
-    lines += markdown_table(["student", *course, "total"], per_student)
-    lines += ["", "## Per exercise", ""]
-    per_exercise = []
+    course = sorted({row.notebook for row in grades if row.status not in (UNKNOWN, BAD_NAME)})
+    problems = [[row.student, row.notebook, row.status, row.first_error]
+                for row in grades if row.status != GRADED or row.first_error]
+    problem_table = markdown_table(["student", "notebook", "status", "first error"], problems)
+    sections = [
+        ("Per student", per_student_table(grades, course)),
+        ("Per exercise", per_exercise_table(grades, course)),
+        ("Per check", per_check_table(grades)),
+        ("Problems and failed checks", problem_table if problems else ["None: every check passed."]),
+    ]
+    lines = ["# Grades", "", *([note, ""] if note else [])]
+    for title, table in sections:
+        lines += [f"## {title}", "", *table, ""]
+    return "\n".join(lines)
+
+
+def per_student_table(grades: Sequence[NotebookGrade], course: Sequence[str]) -> list[str]:
+    """One row per student: passed/total for each exercise, then overall."""
+    by_key = {(row.student, row.notebook): row for row in grades}
+    rows = []
+    for student in sorted({row.student for row in grades if row.student}):
+        own = [by_key[student, notebook] for notebook in course if (student, notebook) in by_key]
+        passed, total = sum(row.checks_passed for row in own), sum(row.checks_total for row in own)
+        overall = f"{passed}/{total} ({100.0 * passed / total if total else 0.0:.1f} %)"
+        rows.append([student, *(score_text(by_key.get((student, notebook))) for notebook in course), overall])
+    return markdown_table(["student", *course, "total"], rows)
+
+
+def per_exercise_table(grades: Sequence[NotebookGrade], course: Sequence[str]) -> list[str]:
+    """One row per exercise: how many students, mean score, full marks, the most common first error."""
+    rows = []
     for notebook in course:
-        rows = [row for row in grades if row.notebook == notebook]
-        errors = Counter(row.first_error for row in rows if row.first_error)
-        per_exercise.append([notebook, len(rows), f"{sum(row.score for row in rows) / len(rows):.1f}",
-                             sum(row.score == 100.0 for row in rows),
-                             errors.most_common(1)[0][0] if errors else ""])
-    lines += markdown_table(["notebook", "students", "mean score", "full marks", "most common first error"],
-                            per_exercise)
-    lines += ["", "## Per check", ""]
-    per_check: dict[tuple[str, str], list[bool]] = {}
+        own = [row for row in grades if row.notebook == notebook]
+        errors = Counter(row.first_error for row in own if row.first_error)
+        rows.append([notebook, len(own), f"{sum(row.score for row in own) / len(own):.1f}",
+                     sum(row.score == 100.0 for row in own), errors.most_common(1)[0][0] if errors else ""])
+    return markdown_table(["notebook", "students", "mean score", "full marks", "most common first error"],
+                          rows)
+
+
+def per_check_table(grades: Sequence[NotebookGrade]) -> list[str]:
+    """One row per check: how many of the students who ran it passed."""
+    results: dict[tuple[str, str], list[bool]] = {}
     for row in grades:
         for check in row.checks:
-            per_check.setdefault((row.notebook, check.label), []).append(check.passed)
-    lines += markdown_table(["notebook", "check", "passed"],
-                            [[notebook, f"`{label}`", f"{sum(results)}/{len(results)}"]
-                             for (notebook, label), results in per_check.items()])
-    problems = [[row.student, row.notebook, row.status, row.first_error]
-                for row in grades if row.status not in (GRADED,) or row.first_error]
-    lines += ["", "## Problems and failed checks", ""]
-    lines += markdown_table(["student", "notebook", "status", "first error"], problems) if problems \
-        else ["None: every submitted check passed."]
-    return "\n".join(lines) + "\n"
+            results.setdefault((row.notebook, check.label), []).append(check.passed)
+    return markdown_table(["notebook", "check", "passed"],
+                          [[notebook, f"`{label}`", f"{sum(passed)}/{len(passed)}"]
+                           for (notebook, label), passed in results.items()])
 
 
 def score_text(row: NotebookGrade | None) -> str:
