@@ -46,15 +46,19 @@ def install_requirement(repository: str | None = None) -> str:
 def install_guard_source(repository: str | None = None) -> str:
     """The code that opens every notebook's first code cell: install on Colab, nothing elsewhere.
 
-    It must be self-contained, because on Colab the package is not installed yet. pip keeps
-    Colab's own torch, which already satisfies the course's requirement.
+    It must be self-contained, because on Colab the package is not installed yet. Colab's own
+    torch and torchvision (built for its GPU) are pinned to the installed versions, so pip can
+    never replace them: it keeps them or stops with a clear conflict.
     """
     return (
         "import sys\n"
-        "if \"google.colab\" in sys.modules:  # Colab: install the course, keep Colab's torch\n"
+        "if \"google.colab\" in sys.modules:  # Colab: install the course, keep Colab's own torch\n"
         "    import subprocess\n"
+        "    from importlib.metadata import version\n"
         "    subprocess.run([sys.executable, \"-m\", \"pip\", \"install\", \"-q\",\n"
-        f"                    \"{install_requirement(repository)}\"], check=True)\n"
+        f"                    \"{install_requirement(repository)}\",\n"
+        "                    f\"torch=={version('torch')}\", f\"torchvision=={version('torchvision')}\"],\n"
+        "                   check=True)\n"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import nbformat
@@ -20,7 +21,8 @@ NOTEBOOKS = [path.relative_to(ROOT).as_posix() for path in colab.course_notebook
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
 def test_notebook_badge_and_install_guard_are_current(notebook):
     problems = colab.notebook_problems(nbformat.read(ROOT / notebook, as_version=4), notebook)
-    assert not problems, f"{notebook}: " + "; ".join(problems) + " (dcgan-course set-repo rewrites both)"
+    assert not problems, (f"{notebook}: " + "; ".join(problems) + f". Rebuild the notebook, or run "
+                          f"`dcgan-course set-repo {colab.REPOSITORY}` to refresh every badge and guard.")
 
 
 def test_badge_opens_the_notebook_from_the_configured_repository():
@@ -44,7 +46,7 @@ def test_install_guard_runs_silently_in_a_fresh_interpreter():
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
 
 
-def test_install_guard_on_colab_installs_the_course_and_leaves_torch_alone(monkeypatch):
+def test_install_guard_on_colab_installs_the_course_and_pins_colabs_torch(monkeypatch):
     calls = []
     monkeypatch.setitem(sys.modules, "google.colab", object())
     monkeypatch.setattr(subprocess, "run", lambda command, **kwargs: calls.append((command, kwargs)))
@@ -53,7 +55,8 @@ def test_install_guard_on_colab_installs_the_course_and_leaves_torch_alone(monke
     assert command[:4] == [sys.executable, "-m", "pip", "install"]
     assert "dcgan-course @ git+https://github.com/ada/course.git@main" in command
     assert not {"-U", "--upgrade", "--force-reinstall", "--no-deps"} & set(command)
-    assert not [argument for argument in command if argument.startswith(("torch", "torchvision"))]
+    pins = [argument for argument in command if argument.startswith("torch")]
+    assert pins == [f"torch=={version('torch')}", f"torchvision=={version('torchvision')}"]
     assert kwargs == {"check": True}
 
 
