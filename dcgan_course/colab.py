@@ -112,13 +112,19 @@ def course_notebooks(root: Path) -> list[Path]:
     return sorted(path for folder in NOTEBOOK_FOLDERS for path in (root / folder).glob("*.ipynb"))
 
 
-def set_repo(repository: str, root: Path, module: Path = Path(__file__)) -> list[Path]:
-    """Make ``repository`` the course's home: in ``module`` (this file) and every notebook under ``root``.
+def set_repo(repository: str, root: Path, module: Path | None = None) -> list[Path]:
+    """Make ``repository`` the course's home in the checkout at ``root``: in its ``colab.py``
+    (``module``, by default ``root/dcgan_course/colab.py``) and in every notebook.
 
     Every notebook is checked before anything is written; returns the files that changed.
     """
     validate_repository(repository)
-    notebooks = {path: nbformat.read(path, as_version=4) for path in course_notebooks(root)}
+    module = module or root / "dcgan_course" / "colab.py"
+    paths = course_notebooks(root)
+    if not module.is_file() or not paths:
+        raise FileNotFoundError(f"{root.resolve()} is not a course checkout (it needs dcgan_course/colab.py"
+                                f" and notebooks in {', '.join(NOTEBOOK_FOLDERS)}); run there or pass --root")
+    notebooks = {path: nbformat.read(path, as_version=4) for path in paths}
     changed = [path for path, notebook in notebooks.items()
                if refresh_notebook(notebook, path.relative_to(root).as_posix(), repository)]
     for path in changed:

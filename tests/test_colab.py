@@ -114,3 +114,8 @@ def test_set_repo_writes_nothing_when_a_notebook_has_no_badge(tmp_path):
     with pytest.raises(ValueError, match="notebooks/01_arithmetic.ipynb: cell 1 has no 'Open In Colab'"):
         colab.set_repo("ada/gan-class", root, module=root / "colab.py")
     assert {path: path.read_bytes() for path in before} == before
+
+
+def test_set_repo_outside_a_course_checkout_is_refused(tmp_path, capsys):
+    assert cli.main(["set-repo", "ada/gan-class", "--root", str(tmp_path)]) == 2
+    assert "is not a course checkout" in capsys.readouterr().err
