@@ -30,11 +30,11 @@ def call_learner(name: str, action: str, function: Callable[..., T], *args: Any,
     """Run the learner's code; a stub or a crash becomes an ``AssertionError`` that says what was tried."""
     try:
         return function(*args, **kwargs)
-    except NotImplementedError as error:
+    except NotImplementedError:
         raise AssertionError(
             f"{name} is not implemented yet: replace `raise NotImplementedError` with your code, "
             "run that cell, then run this check again."
-        ) from error
+        ) from None
     except AssertionError:
         raise
     except Exception as error:
