@@ -124,5 +124,72 @@ def add_set_repo_command(subparsers: argparse._SubParsersAction) -> None:
 COMMANDS.extend([add_make_exercises_command, add_grade_command, add_set_repo_command])
 
 
+def run_stylize(args: argparse.Namespace) -> int:
+    """Optimise an image in the style of --style keeping the content of --content; print the losses."""
+    from dcgan_course import settings, style
+
+    if args.steps < 1 or args.size < 16:
+        raise CommandError(f"--steps must be >= 1 and --size >= 16, got {args.steps} and {args.size}")
+    content = style.load_image(args.content, args.size)
+    style_image = style.load_image(args.style, args.size)
+    network = style.load_feature_network(args.network, settings.get_device())
+    result = style.stylize(content, style_image, network, args.steps)
+    path = style.save_image(result.image, args.out)
+    print(f"wrote {path} ({args.size}px, {args.steps} steps, {network.name}, {result.seconds:.1f}s)")
+    print(f"final content loss {result.content_loss[-1]:.4g}, style loss {result.style_loss[-1]:.4g} "
+          f"(style loss of the content image: {result.style_loss[0]:.4g})")
+    return 0
+
+
+def add_stylize_command(subparsers: argparse._SubParsersAction) -> None:
+    """``stylize``: optimisation-based style transfer (Gatys et al.) on two image files."""
+    parser = subparsers.add_parser("stylize", help="paint one image in the style of another")
+    parser.add_argument("--content", type=Path, required=True, help="the image whose layout is kept")
+    parser.add_argument("--style", type=Path, required=True, help="the image whose textures are copied")
+    parser.add_argument("--out", type=Path, required=True, help="where to write the result (PNG/JPEG)")
+    parser.add_argument("--steps", type=int, default=200, help="optimisation steps (default: 200)")
+    parser.add_argument("--size", type=int, default=128, help="square image size in pixels (default: 128)")
+    parser.add_argument("--network", default="auto", choices=("auto", "random", "vgg19"),
+                        help="feature network; auto = VGG-19 if its weights are at hand, else random")
+    parser.set_defaults(run=run_stylize)
+
+
+def run_translate_demo(args: argparse.Namespace) -> int:
+    """Train pix2pix and the L1-only baseline on edges -> digits; write the grid and metrics.json."""
+    import json
+
+    from dcgan_course import translation, viz
+
+    if args.steps < 1:
+        raise CommandError(f"--steps must be >= 1, got {args.steps}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    train_pairs = translation.load_pairs("edges2digits", "train")
+    test_pairs = translation.load_pairs("edges2digits", "test")
+    metrics, generators = translation.compare_with_l1_baseline(
+        train_pairs, test_pairs, args.steps, base_width=translation.DEMO_WIDTH,
+        downsamplings=translation.DEMO_DOWNSAMPLINGS)
+    shown = test_pairs.subset(slice(0, 12))
+    rows = {"input": shown.inputs, "pix2pix": translation.translate(generators["pix2pix"], shown.inputs),
+            "L1 only": translation.translate(generators["l1_only"], shown.inputs), "target": shown.targets}
+    viz.show_rows(rows, f"edges -> digits after {args.steps} steps").savefig(args.out / "comparison.png")
+    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    for name in ("pix2pix", "l1_only"):
+        scores = ", ".join(f"{key} {value:.4g}" for key, value in metrics[name].items())
+        print(f"{name}: {scores}")
+    print(f"wrote {args.out / 'comparison.png'} and {args.out / 'metrics.json'}")
+    return 0
+
+
+def add_translate_demo_command(subparsers: argparse._SubParsersAction) -> None:
+    """``translate-demo``: the offline pix2pix task against its L1-only baseline."""
+    parser = subparsers.add_parser("translate-demo", help="pix2pix vs L1-only on edges -> digits (offline)")
+    parser.add_argument("--out", type=Path, required=True, help="folder for comparison.png and metrics.json")
+    parser.add_argument("--steps", type=int, default=1000,
+                        help="training steps for each model (default: 1000)")
+    parser.set_defaults(run=run_translate_demo)
+
+
+COMMANDS.extend([add_stylize_command, add_translate_demo_command])
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -175,7 +175,7 @@ class RandomFeatureNetwork(FeatureNetwork):
 
     def __init__(self, width: int = 128, kernel: int = 5, scales: int = 4, seed: int = 0) -> None:
         super().__init__(nn.Sequential(), content_layer=1, style_layers=range(scales),
-                         name="random multi-scale filters", style_weight=1e7)
+                         name="random multi-scale filters", style_weight=1e6)
         self.filters = MultiScaleRandomFilters(3, width, kernel, scales, seed).requires_grad_(False)
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -278,7 +278,7 @@ def stylize(
     steps: int = 300,
     style_weight: float | None = None,
     content_weight: float = 1.0,
-    lr: float = 0.05,
+    lr: float = 0.1,
     progress: bool = True,
 ) -> StyleResult:
     """Optimise the pixels, starting from the content image, to minimise content + w * style loss."""

@@ -7,6 +7,7 @@ the discriminator off gives the L1-only baseline the paper compares against.
 
 from __future__ import annotations
 
+import copy
 import math
 import tarfile
 import time
@@ -32,6 +33,8 @@ DROPOUT_LEVELS = 3
 KERNEL = 4
 EDGE_THRESHOLD = 0.25
 TASKS = ("edges2digits", "facades")
+DEMO_WIDTH = 16  # U-Net / PatchGAN base width for the offline demo: small enough for a CPU
+DEMO_DOWNSAMPLINGS = 1  # 16x16-pixel patches: about half a 32-pixel digit
 FACADES_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/facades.tar.gz"
 
 
@@ -438,3 +441,31 @@ def evaluate_translation(
     if classifier is not None and pairs.labels is not None:
         scores["accuracy"] = classifier.accuracy(outputs, pairs.labels)
     return scores
+
+
+def compare_with_l1_baseline(
+    train_pairs: PairedData,
+    test_pairs: PairedData,
+    steps: int,
+    base_width: int = 64,
+    downsamplings: int = 3,
+    batch_size: int = 32,
+    seed: int = settings.DEFAULT_SEED,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+) -> tuple[dict, dict[str, UNetGenerator]]:
+    """Train pix2pix and an L1-only U-Net (same start, same steps) and score both on held-out pairs."""
+    torch.manual_seed(seed)
+    generator, discriminator = build_pix2pix(train_pairs.in_channels, train_pairs.out_channels,
+                                             train_pairs.image_size, base_width, downsamplings)
+    baseline = copy.deepcopy(generator)
+    classifier = None
+    if train_pairs.labels is not None:
+        classifier = DigitClassifier(train_pairs.targets, train_pairs.labels)
+    metrics: dict = {"task": train_pairs.name, "steps": steps, "test_pairs": len(test_pairs)}
+    for name, model, critic in (("pix2pix", generator, discriminator), ("l1_only", baseline, None)):
+        history = train_pix2pix(model, critic, train_pairs, steps, batch_size, seed=seed, device=device,
+                                progress=progress)
+        scores = evaluate_translation(model, test_pairs, classifier)
+        metrics[name] = {**scores, "seconds_per_step": history.seconds / max(steps, 1)}
+    return metrics, {"pix2pix": generator, "l1_only": baseline}

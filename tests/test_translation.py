@@ -1,0 +1,95 @@
+"""Tests for dcgan_course.translation: data, U-Net, PatchGAN, losses, training and metrics."""
+
+import pytest
+import torch
+
+from dcgan_course import translation
+from dcgan_course.data import DatasetDownloadError
+from dcgan_course.train import gan_loss
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    return translation.load_pairs("edges2digits", "train", limit=64)
+
+
+def test_edges2digits_pairs_are_binary_outlines_of_labelled_digits(pairs):
+    assert pairs.inputs.shape == pairs.targets.shape == (64, 1, 32, 32)
+    assert set(pairs.inputs.unique().tolist()) == {-1.0, 1.0}
+    assert 0.05 < (pairs.inputs > 0).float().mean() < 0.6
+    assert pairs.labels is not None and len(pairs.labels) == 64
+
+
+def test_load_pairs_rejects_unknown_task_and_bad_size():
+    with pytest.raises(ValueError, match="edges2digits"):
+        translation.load_pairs("maps")
+    with pytest.raises(ValueError, match="power of two"):
+        translation.load_pairs(image_size=30)
+
+
+def test_facades_offline_without_files_gives_a_clear_error(tmp_path):
+    with pytest.raises(DatasetDownloadError, match="offline"):
+        translation.load_pairs("facades", image_size=64, root=tmp_path, download=False)
+
+
+def test_batches_cycle_forever_with_full_batches(pairs):
+    batches = pairs.batches(24)
+    shapes = [next(batches)[0].shape[0] for _ in range(5)]
+    assert shapes == [24] * 5
+
+
+@pytest.mark.parametrize("image_size", [32, 64])
+def test_unet_maps_an_image_to_an_image_of_the_same_size(image_size):
+    generator = translation.UNetGenerator(1, 3, image_size, base_width=4).eval()
+    output = generator(torch.randn(2, 1, image_size, image_size))
+    assert output.shape == (2, 3, image_size, image_size)
+    assert output.abs().max() <= 1.0
+
+
+def test_skip_block_concatenates_input_channels_with_the_upsampled_path():
+    block = translation.UNetBlock(4, 8).eval()
+    x = torch.randn(2, 4, 8, 8)
+    output = block(x)
+    assert output.shape == (2, 8, 8, 8)
+    assert torch.equal(output[:, :4], x)
+
+
+def test_patch_discriminator_sees_input_and_output_and_returns_a_logit_map():
+    discriminator = translation.PatchDiscriminator(1, 3, base_width=4, downsamplings=2)
+    logits = discriminator(torch.randn(2, 1, 32, 32), torch.randn(2, 3, 32, 32))
+    assert logits.shape == (2, 1, 6, 6)
+    assert translation.patch_size(3) == 70 and translation.patch_size(1) == 16
+
+
+def test_generator_loss_is_real_label_bce_plus_weighted_l1():
+    logits, fake, target = torch.randn(2, 1, 4, 4), torch.zeros(2, 1, 8, 8), torch.full((2, 1, 8, 8), 0.5)
+    loss = translation.pix2pix_generator_loss(logits, fake, target, l1_weight=100.0)
+    assert loss.item() == pytest.approx(gan_loss(logits, True).item() + 50.0, rel=1e-5)
+
+
+def test_l1_only_training_lowers_the_l1_error(pairs):
+    generator, _ = translation.build_pix2pix(base_width=8)
+    history = translation.train_pix2pix(generator, None, pairs, steps=30, batch_size=16, lr=2e-3,
+                                        device="cpu", progress=False)
+    assert history.loss_d == []
+    assert sum(history.l1[-5:]) < 0.6 * sum(history.l1[:5])
+
+
+def test_pix2pix_training_records_both_players(pairs):
+    generator, discriminator = translation.build_pix2pix(base_width=4, downsamplings=1)
+    history = translation.train_pix2pix(generator, discriminator, pairs, steps=3, batch_size=16,
+                                        device="cpu", progress=False)
+    assert len(history.loss_d) == len(history.loss_g) == history.steps == 3
+
+
+def test_psnr_and_l1_on_the_unit_scale():
+    target = torch.zeros(2, 1, 4, 4)
+    assert translation.psnr(target + 0.2, target) == pytest.approx(20.0, abs=1e-3)  # 0.1 on [0, 1]
+    assert translation.l1_error(target + 0.2, target) == pytest.approx(0.1)
+
+
+def test_digit_classifier_recognises_real_digits_far_above_chance():
+    train = translation.load_pairs("edges2digits", "train")
+    test = translation.load_pairs("edges2digits", "test", limit=200)
+    classifier = translation.DigitClassifier(train.targets, train.labels, steps=100)
+    assert classifier.accuracy(test.targets, test.labels) > 0.8
