@@ -39,6 +39,7 @@ DEFAULT_CELL_TIMEOUT = 120.0
 STARTUP_ALLOWANCE = 120.0
 FLAT_SEPARATOR = "__"
 REPORT_OPTION = "--grading-report"
+MARKDOWN_TEXT_LIMIT = 140
 CSV_COLUMNS = ("student", "notebook", "checks_passed", "checks_total", "score", "status", "first_error")
 
 GRADED = "graded"  # the notebook ran; its checks were counted
@@ -408,7 +409,7 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> l
 def markdown_summary(grades: Sequence[NotebookGrade], note: str = "") -> str:
     """Per-student and per-exercise tables, per-check pass rates and every problem, in Markdown."""
     course = sorted({row.notebook for row in grades if row.status not in (UNKNOWN, BAD_NAME)})
-    problems = [[row.student, row.notebook, row.status, row.first_error]
+    problems = [[row.student, row.notebook, row.status, shorten(row.first_error)]
                 for row in grades if row.status != GRADED or row.first_error]
     problem_table = markdown_table(["student", "notebook", "status", "first error"], problems)
     sections = [
@@ -442,7 +443,8 @@ def per_exercise_table(grades: Sequence[NotebookGrade], course: Sequence[str]) -
         own = [row for row in grades if row.notebook == notebook]
         errors = Counter(row.first_error for row in own if row.first_error)
         rows.append([notebook, len(own), f"{sum(row.score for row in own) / len(own):.1f}",
-                     sum(row.score == 100.0 for row in own), errors.most_common(1)[0][0] if errors else ""])
+                     sum(row.score == 100.0 for row in own),
+                     shorten(errors.most_common(1)[0][0]) if errors else ""])
     return markdown_table(["notebook", "students", "mean score", "full marks", "most common first error"],
                           rows)
 
@@ -456,6 +458,11 @@ def per_check_table(grades: Sequence[NotebookGrade]) -> list[str]:
     return markdown_table(["notebook", "check", "passed"],
                           [[notebook, f"`{label}`", f"{sum(passed)}/{len(passed)}"]
                            for (notebook, label), passed in results.items()])
+
+
+def shorten(text: str, limit: int = MARKDOWN_TEXT_LIMIT) -> str:
+    """Cut long text for a table cell (the CSV keeps it whole)."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def score_text(row: NotebookGrade | None) -> str:
