@@ -137,18 +137,23 @@ def offline_hint(name: str, root: Path) -> str:
 
 
 def open_torchvision_dataset(name: str, split: str, root: Path, download: bool):
-    """Construct the torchvision dataset object, turning a failed download into a clear error."""
+    """Open the torchvision dataset from disk, downloading it only if it is not there yet."""
     from torchvision import datasets
 
     train = split == "train"
     constructors = {
-        "mnist": lambda: datasets.MNIST(root, train=train, download=download),
-        "fashion-mnist": lambda: datasets.FashionMNIST(root, train=train, download=download),
-        "cifar10": lambda: datasets.CIFAR10(root, train=train, download=download),
-        "svhn": lambda: datasets.SVHN(root / "svhn", split=split, download=download),
+        "mnist": lambda fetch: datasets.MNIST(root, train=train, download=fetch),
+        "fashion-mnist": lambda fetch: datasets.FashionMNIST(root, train=train, download=fetch),
+        "cifar10": lambda fetch: datasets.CIFAR10(root, train=train, download=fetch),
+        "svhn": lambda fetch: datasets.SVHN(root / "svhn", split=split, download=fetch),
     }
     try:
-        return constructors[name]()
+        return constructors[name](False)
+    except RuntimeError:  # not on disk yet
+        if not download:
+            raise DatasetDownloadError(offline_hint(name, root)) from None
+    try:
+        return constructors[name](True)
     except (OSError, RuntimeError) as error:  # URLError is an OSError
         raise DatasetDownloadError(f"{offline_hint(name, root)} ({error})") from error
 

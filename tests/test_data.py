@@ -1,0 +1,162 @@
+"""Loaders: the embedded digits, and the torchvision datasets on tiny files in their real format."""
+
+from __future__ import annotations
+
+import pickle
+import struct
+from pathlib import Path
+from urllib.error import URLError
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from dcgan_course.data import DatasetDownloadError, convert_channels, load_dataset
+
+FIXTURE_COUNT = 12
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """Write an array in the IDX format MNIST ships in (magic, dims, big-endian uint8 data)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def write_mnist_like(root: Path, folder: str) -> np.ndarray:
+    """Write train and test idx files for an MNIST-like dataset; return the train labels."""
+    rng = np.random.default_rng(0)
+    labels = np.arange(FIXTURE_COUNT) % 10
+    for prefix in ("train", "t10k"):
+        images = rng.integers(0, 256, size=(FIXTURE_COUNT, 28, 28))
+        images[:, 0, 0] = 0
+        images[:, 0, 1] = 255
+        write_idx(root / folder / "raw" / f"{prefix}-images-idx3-ubyte", images)
+        write_idx(root / folder / "raw" / f"{prefix}-labels-idx1-ubyte", labels)
+    return labels
+
+
+def exists_only(path: str, md5: str | None = None) -> bool:
+    """Stand-in for torchvision's md5 check on fixture files."""
+    return Path(path).is_file()
+
+
+def test_digits_is_the_default_and_is_scaled_to_the_tanh_range():
+    data = load_dataset()
+    assert data.name == "digits" and data.images.shape == (1000, 1, 32, 32)
+    assert data.images.min() >= -1.0 and data.images.max() <= 1.0
+    assert data.images.min() < -0.99 and data.images.max() > 0.99
+    assert data.num_classes == 10 and torch.bincount(data.labels).min() >= 95
+
+
+def test_digits_splits_are_disjoint_and_complete():
+    train, test = load_dataset(split="train"), load_dataset(split="test")
+    assert len(train) + len(test) == 1797
+    flat_train = {tuple(row.tolist()) for row in train.images.flatten(1)[:, ::37]}
+    assert not any(tuple(row.tolist()) in flat_train for row in test.images.flatten(1)[:, ::37][:50])
+
+
+def test_digits_at_64_pixels_in_rgb():
+    data = load_dataset(image_size=64, channels=3, limit=20)
+    assert data.images.shape == (20, 3, 64, 64)
+    assert torch.equal(data.images[:, 0], data.images[:, 2])
+
+
+def test_unknown_dataset_lists_the_valid_names():
+    with pytest.raises(ValueError, match="Unknown dataset 'imagenet'.*digits.*mnist.*folder:PATH"):
+        load_dataset("imagenet")
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"image_size": 48}, "image_size must be one of"),
+    ({"channels": 2}, "channels must be 1"),
+    ({"split": "valid"}, "split must be one of"),
+])
+def test_bad_requests_are_rejected_with_the_valid_choices(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        load_dataset("digits", **kwargs)
+
+
+def test_rgb_to_gray_uses_luma_weights():
+    red = torch.zeros(1, 3, 2, 2)
+    red[:, 0] = 1.0
+    assert torch.allclose(convert_channels(red, 1), torch.full((1, 1, 2, 2), 0.299))
+
+
+def test_batches_cover_the_data_once_per_epoch_without_repeats():
+    data = load_dataset(limit=100)
+    seen = torch.cat([labels for _, labels in data.batches(32, generator=torch.Generator().manual_seed(1))])
+    assert len(seen) == 96
+    index_batches = list(data.subset(slice(0, 10)).batches(4, shuffle=False, drop_last=False))
+    assert [len(images) for images, _ in index_batches] == [4, 4, 2]
+
+
+@pytest.mark.parametrize(("name", "folder"), [("mnist", "MNIST"), ("fashion-mnist", "FashionMNIST")])
+def test_mnist_like_loaders_read_idx_files(tmp_path, name, folder):
+    labels = write_mnist_like(tmp_path, folder)
+    data = load_dataset(name, root=tmp_path, image_size=32)
+    assert data.images.shape == (FIXTURE_COUNT, 1, 32, 32)
+    assert data.images.min() >= -1.0 and data.images.max() <= 1.0
+    assert torch.equal(torch.sort(data.labels).values, torch.sort(torch.as_tensor(labels)).values)
+    assert len(load_dataset(name, split="test", root=tmp_path)) == FIXTURE_COUNT
+
+
+def test_cifar10_loader_reads_pickled_batches(tmp_path, monkeypatch):
+    import torchvision.datasets.cifar as cifar
+
+    # The fixture cannot reproduce the real files' md5 sums: check existence only.
+    monkeypatch.setattr(cifar, "check_integrity", exists_only)
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    names = ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"]
+    for name in names:
+        batch = {"data": rng.integers(0, 256, (2, 3072), dtype=np.uint8), "labels": [1, 9]}
+        (folder / name).write_bytes(pickle.dumps(batch))
+    classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": classes}))
+    data = load_dataset("cifar10", root=tmp_path)
+    assert data.images.shape == (10, 3, 32, 32) and data.classes == classes
+    assert data.labels.tolist() == [1, 9] * 5
+
+
+def test_svhn_loader_reads_mat_files_and_maps_label_10_to_0(tmp_path, monkeypatch):
+    import torchvision.datasets.svhn as svhn
+    from scipy.io import savemat
+
+    monkeypatch.setattr(svhn, "check_integrity", exists_only)
+    (tmp_path / "svhn").mkdir()
+    images = np.random.default_rng(0).integers(0, 256, (32, 32, 3, 4), dtype=np.uint8)
+    savemat(tmp_path / "svhn" / "train_32x32.mat", {"X": images, "y": np.array([[10], [1], [2], [3]])})
+    data = load_dataset("svhn", root=tmp_path, channels=1)
+    assert data.images.shape == (4, 1, 32, 32) and data.labels.tolist() == [0, 1, 2, 3]
+
+
+def test_folder_loader_reads_class_folders_and_splits_them(tmp_path):
+    for class_name, colour in [("cats", (255, 0, 0)), ("dogs", (0, 0, 255))]:
+        (tmp_path / class_name).mkdir()
+        for i in range(5):
+            Image.new("RGB", (40, 30), colour).save(tmp_path / class_name / f"{i}.png")
+    train = load_dataset(f"folder:{tmp_path}", split="train")
+    test = load_dataset(f"folder:{tmp_path}", split="test")
+    assert train.classes == ["cats", "dogs"] and len(train) == 8 and len(test) == 2
+    assert train.images.shape[1:] == (3, 32, 32)
+    cat = train.images[train.labels == 0][0]
+    assert cat[0].mean() > 0.99 and cat[2].mean() < -0.99
+
+
+def test_missing_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="Image folder not found"):
+        load_dataset(f"folder:{tmp_path / 'nope'}")
+
+
+def test_failed_download_names_the_offline_alternative(tmp_path, monkeypatch):
+    import torchvision.datasets.mnist as mnist
+
+    def offline(*args, **kwargs):
+        raise URLError("no network")
+
+    monkeypatch.setattr(mnist, "download_and_extract_archive", offline)
+    with pytest.raises(DatasetDownloadError, match="load_dataset\\('digits'\\)"):
+        load_dataset("mnist", root=tmp_path)
