@@ -46,7 +46,7 @@ def generator_block(in_channels: int, out_channels: int) -> nn.Sequential:
 def discriminator_block(in_channels: int, out_channels: int, batch_norm: bool = True) -> nn.Sequential:
     """Halve the spatial size: Conv(4, stride 2, pad 1) -> [BatchNorm] -> LeakyReLU(0.2)."""
     layers: list[nn.Module] = [
-        nn.Conv2d(in_channels, out_channels, KERNEL, stride=2, padding=1, bias=not batch_norm)
+        nn.Conv2d(in_channels, out_channels, KERNEL, stride=2, padding=1, bias=False)
     ]
     if batch_norm:
         layers.append(nn.BatchNorm2d(out_channels))
@@ -119,7 +119,7 @@ class Discriminator(nn.Module):
             for block in blocks:
                 block.append(nn.Dropout2d(dropout))
         self.blocks = nn.Sequential(*blocks)
-        self.to_logit = nn.Conv2d(widths[-1], 1, KERNEL, stride=1, padding=0)
+        self.to_logit = nn.Conv2d(widths[-1], 1, KERNEL, stride=1, padding=0, bias=False)
         self.feature_widths = widths
         if spectral_norm:
             for conv in [m for m in self.modules() if isinstance(m, nn.Conv2d)]:
