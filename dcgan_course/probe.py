@@ -1,0 +1,176 @@
+"""Linear probes: how much of the labels can a linear classifier read off frozen features?
+
+Same data, same label draws, same classifier for every representation, so the only thing that
+differs between rows of the table is the features. With few labels the accuracy depends on which
+examples were labelled, so every budget is repeated over several random draws (mean ± std).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression, RidgeClassifierCV
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+from tqdm.auto import tqdm
+
+CLASSIFIERS = ("ridge", "svm", "logistic")
+REGULARISATION_GRID = tuple(float(c) for c in np.logspace(-4, 0, 5))
+RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(0, 5, 11))
+ALL_LABELS = None
+
+
+@dataclass
+class ProbeResult:
+    """Test accuracies of one representation at one label budget, one per random label draw."""
+
+    method: str
+    labels_per_class: int | None
+    feature_dim: int
+    accuracies: list[float] = field(default_factory=list)
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.accuracies))
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.accuracies))
+
+    def as_dict(self) -> dict:
+        """The JSON record of the ``probe`` command (``labels_per_class`` is null for all labels)."""
+        return {
+            "method": self.method,
+            "labels_per_class": self.labels_per_class,
+            "accuracy_mean": round(self.mean, 4),
+            "accuracy_std": round(self.std, 4),
+            "feature_dim": self.feature_dim,
+            "draws": len(self.accuracies),
+        }
+
+
+def as_numpy(values: torch.Tensor | np.ndarray) -> np.ndarray:
+    """A NumPy view of a tensor or array (CPU, detached)."""
+    return values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
+
+
+def labelled_subset(labels: torch.Tensor | np.ndarray, per_class: int | None, seed: int) -> np.ndarray:
+    """Indices of ``per_class`` randomly drawn examples of every class (all examples when ``None``)."""
+    labels = as_numpy(labels)
+    if per_class is ALL_LABELS:
+        return np.arange(len(labels))
+    classes, counts = np.unique(labels, return_counts=True)
+    if per_class < 1 or per_class > counts.min():
+        raise ValueError(
+            f"labels_per_class must be between 1 and {counts.min()} (the smallest class), got {per_class}."
+        )
+    rng = np.random.default_rng(seed)
+    picks = [rng.choice(np.flatnonzero(labels == c), per_class, replace=False) for c in classes]
+    return np.sort(np.concatenate(picks))
+
+
+def cross_validation_folds(labels: np.ndarray, seed: int) -> StratifiedKFold | None:
+    """Stratified folds over the labelled examples (up to 3), or ``None`` when a class has one example."""
+    folds = min(3, int(np.unique(labels, return_counts=True)[1].min()))
+    return StratifiedKFold(folds, shuffle=True, random_state=seed) if folds >= 2 else None
+
+
+def make_probe(classifier: str = "ridge", labels: np.ndarray | None = None, seed: int = 0) -> Pipeline:
+    """Standardise, then a linear classifier whose regularisation is chosen on the labelled examples only.
+
+    ``ridge``: least-squares classifier, strength picked by exact leave-one-out (fast, the default).
+    ``svm``: the paper's L2-SVM (squared hinge), ``logistic``: logistic regression; both pick C by
+    stratified cross-validation over ``REGULARISATION_GRID`` when every class has 2+ labels.
+    """
+    if classifier not in CLASSIFIERS:
+        raise ValueError(f"classifier must be one of {CLASSIFIERS}, got '{classifier}'.")
+    if classifier == "ridge":
+        return make_pipeline(StandardScaler(), RidgeClassifierCV(alphas=RIDGE_ALPHAS))
+    model = LinearSVC(C=1e-3) if classifier == "svm" else LogisticRegression(C=1e-2, max_iter=500)
+    folds = cross_validation_folds(labels, seed) if labels is not None else None
+    if folds is not None:
+        model = GridSearchCV(model, {"C": list(REGULARISATION_GRID)}, cv=folds)
+    return make_pipeline(StandardScaler(), model)
+
+
+def probe_accuracy(
+    train_features: torch.Tensor | np.ndarray,
+    train_labels: torch.Tensor | np.ndarray,
+    test_features: torch.Tensor | np.ndarray,
+    test_labels: torch.Tensor | np.ndarray,
+    classifier: str = "ridge",
+    seed: int = 0,
+) -> float:
+    """Fit the probe (scaler included) on the labelled training features; return test accuracy."""
+    train_labels, test_labels = as_numpy(train_labels), as_numpy(test_labels)
+    probe = make_probe(classifier, train_labels, seed)
+    probe.fit(as_numpy(train_features), train_labels)
+    return float(probe.score(as_numpy(test_features), test_labels))
+
+
+def validate_budgets(budgets: Sequence[int | None], draws: int) -> None:
+    """Reject an empty budget list, a non-positive budget or a non-positive number of draws."""
+    if not budgets:
+        raise ValueError("Give at least one label budget, e.g. labels_per_class=[10, 100].")
+    if any(b is not None and b < 1 for b in budgets):
+        raise ValueError(f"Label budgets must be positive (or None for all labels), got {list(budgets)}.")
+    if draws < 1:
+        raise ValueError(f"draws must be at least 1, got {draws}.")
+
+
+def compare_representations(
+    feature_sets: Mapping[str, tuple[torch.Tensor, torch.Tensor]],
+    train_labels: torch.Tensor,
+    test_labels: torch.Tensor,
+    labels_per_class: Sequence[int | None] = (10,),
+    draws: int = 5,
+    classifier: str = "ridge",
+    seed: int = 0,
+    progress: bool = True,
+) -> list[ProbeResult]:
+    """Probe every representation on the same label draws; ``feature_sets`` maps a name to (train, test).
+
+    A budget of ``None`` means all training labels (one draw: there is nothing to draw).
+    """
+    validate_budgets(labels_per_class, draws)
+    results = []
+    jobs = [(name, budget) for budget in labels_per_class for name in feature_sets]
+    for name, budget in tqdm(jobs, desc="probing", disable=not progress):
+        train_features, test_features = (as_numpy(f) for f in feature_sets[name])
+        result = ProbeResult(name, budget, train_features.shape[1])
+        for draw in range(1 if budget is ALL_LABELS else draws):
+            index = labelled_subset(train_labels, budget, seed + draw)
+            result.accuracies.append(probe_accuracy(
+                train_features[index], as_numpy(train_labels)[index], test_features, test_labels,
+                classifier, seed + draw))
+        results.append(result)
+    return results
+
+
+def budget_name(labels_per_class: int | None) -> str:
+    """Column heading for a label budget."""
+    return "all labels" if labels_per_class is ALL_LABELS else f"{labels_per_class}/class"
+
+
+def results_table(results: Sequence[ProbeResult]) -> str:
+    """A Markdown table: one row per method, one column per budget, cells "mean ± std" in percent."""
+    methods = list(dict.fromkeys(r.method for r in results))
+    budgets = list(dict.fromkeys(r.labels_per_class for r in results))
+    cell = {(r.method, r.labels_per_class): f"{100 * r.mean:.1f} ± {100 * r.std:.1f}" for r in results}
+    dims = {r.method: r.feature_dim for r in results}
+    lines = ["| method | features | " + " | ".join(budget_name(b) for b in budgets) + " |",
+             "|---|---:|" + "---:|" * len(budgets)]
+    for method in methods:
+        cells = " | ".join(cell.get((method, b), "–") for b in budgets)
+        lines.append(f"| {method} | {dims[method]} | {cells} |")
+    return "\n".join(lines)
+
+
+def results_json(dataset: str, results: Sequence[ProbeResult]) -> dict:
+    """The ``probe`` command's JSON object: the dataset name and one record per (method, budget)."""
+    return {"dataset": dataset, "results": [r.as_dict() for r in results]}
