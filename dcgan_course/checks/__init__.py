@@ -6,13 +6,25 @@ right, and raises ``AssertionError`` with a message naming the likely bug when i
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
+from types import ModuleType
 from typing import Any, TypeVar
 
 import torch
 
 PASS_MARK = "✅"
 T = TypeVar("T")
+
+
+def __getattr__(topic: str) -> ModuleType:
+    """Import a topic's checks on first use, so ``checks.gan.check_generator(...)`` needs no extra import."""
+    try:
+        return importlib.import_module(f"{__name__}.{topic}")
+    except ModuleNotFoundError as error:
+        if error.name != f"{__name__}.{topic}":
+            raise
+        raise AttributeError(f"module {__name__!r} has no attribute {topic!r}") from None
 
 
 def passed(message: str) -> None:
