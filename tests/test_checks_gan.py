@@ -114,6 +114,17 @@ class PoolingGenerator(models.Generator):
         self.to_image.insert(0, nn.MaxPool2d(3, stride=1, padding=1))
 
 
+class UnshapedLatentGenerator(models.Generator):
+    """Feeds z of shape (N, latent_dim) straight into the first transposed convolution."""
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.to_image(self.upsample(self.project(z)))
+
+
+def test_generator_check_hints_at_reshaping_a_flat_latent_vector():
+    fails_with(gan.check_generator, UnshapedLatentGenerator, "z[:, :, None, None]")
+
+
 def test_generator_check_reports_expected_and_actual_shape():
     fails_with(gan.check_generator, SqueezedGenerator, "expected shape (16, 1, 32, 32), got (16, 32, 32)")
 

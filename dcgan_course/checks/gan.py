@@ -140,7 +140,7 @@ def check_generator(generator_class: Callable[..., nn.Module]) -> None:
         expect(not any(isinstance(m, nn.Upsample) for m in generator.modules()),
                f"{name} uses nn.Upsample: DCGAN upsamples with learned nn.ConvTranspose2d layers.")
         noise = torch.randn(batch, config["latent_dim"], generator=torch.Generator().manual_seed(0))
-        images = forward(generator, noise, name)
+        images = forward_latent(generator, noise, name)
         shape = (batch, config["channels"], config["image_size"], config["image_size"])
         expect_shape(images, shape, f"{name}({', '.join(f'{k}={v}' for k, v in config.items())}) "
                                     f"on z of shape {tuple(noise.shape)}")
@@ -148,6 +148,17 @@ def check_generator(generator_class: Callable[..., nn.Module]) -> None:
         expect_generator_layers(leaf_modules_in_call_order(generator, noise), name)
     passed(f"{name}: z (16, 100) -> images (16, 1, 32, 32) in [-1, 1]; 64 px RGB works too; "
            "BatchNorm + ReLU inside, Tanh at the end.")
+
+
+def forward_latent(generator: nn.Module, noise: torch.Tensor, name: str) -> torch.Tensor:
+    """Run the generator on z of shape (N, latent_dim), hinting at the reshape a 2-D z needs."""
+    try:
+        return forward(generator, noise, name)
+    except AssertionError as error:
+        if "4D" not in str(error):
+            raise
+        raise AssertionError(f"{error}. z arrives as (N, latent_dim); the first ConvTranspose2d needs a "
+                             "1x1 map (N, latent_dim, 1, 1): reshape with z[:, :, None, None].") from None
 
 
 def expect_generator_output(images: torch.Tensor, name: str) -> None:
