@@ -23,7 +23,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import settings
-from .data import DatasetDownloadError, load_dataset, offline_hint, resize
+from .data import DatasetDownloadError, ImageData, load_dataset, offline_hint, resize
+from .metrics import SampleQualityScorer
 from .models import init_weights
 from .train import ADAM_BETAS, LEARNING_RATE, apply_step, autocast, gan_loss
 
@@ -403,34 +404,25 @@ def sharpness(images: torch.Tensor) -> float:
     return F.conv2d(images / 2.0, kernel, groups=images.shape[1]).abs().mean().item()
 
 
-class DigitClassifier:
-    """A softmax-regression digit classifier on real images: scores whether outputs keep the class."""
+def quality_scorer(pairs: PairedData) -> SampleQualityScorer | None:
+    """An FCD scorer (and digit classifier) fitted on the real targets, when they have labels."""
+    if pairs.labels is None:
+        return None
+    classes = [str(label) for label in range(int(pairs.labels.max()) + 1)]
+    return SampleQualityScorer(ImageData(pairs.targets.cpu(), pairs.labels.cpu(), classes, pairs.name))
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, steps: int = 300) -> None:
-        features, labels = self.flatten(images), labels.cpu()
-        self.linear = nn.Linear(features.shape[1], int(labels.max()) + 1)
-        optimizer = torch.optim.Adam(self.linear.parameters(), lr=0.05)
-        for _ in range(steps):  # full-batch: 1,000 images x 64 pixels fit in one step
-            optimizer.zero_grad()
-            F.cross_entropy(self.linear(features), labels).backward()
-            optimizer.step()
 
-    @staticmethod
-    def flatten(images: torch.Tensor) -> torch.Tensor:
-        """Images -> 8x8 pixel vectors (the digits' native resolution)."""
-        return F.adaptive_avg_pool2d(images.detach().float().cpu(), 8).flatten(1)
-
-    def accuracy(self, images: torch.Tensor, labels: torch.Tensor) -> float:
-        """The fraction of images classified as their label."""
-        with torch.no_grad():
-            predictions = self.linear(self.flatten(images)).argmax(dim=1)
-        return (predictions == labels.cpu()).float().mean().item()
+def class_accuracy(scorer: SampleQualityScorer, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """The fraction of images that the scorer's classifier assigns to their label."""
+    with torch.no_grad():
+        predictions = scorer.classifier(images.float().cpu()).argmax(dim=1)
+    return (predictions == labels.cpu()).float().mean().item()
 
 
 def evaluate_translation(
-    generator: nn.Module, pairs: PairedData, classifier: DigitClassifier | None = None
+    generator: nn.Module, pairs: PairedData, scorer: SampleQualityScorer | None = None
 ) -> dict[str, float]:
-    """Held-out scores: L1 and PSNR against the targets, sharpness relative to the targets, accuracy."""
+    """Held-out scores: L1, PSNR, sharpness relative to the targets; with a scorer, accuracy and FCD."""
     outputs = translate(generator, pairs.inputs)
     targets = pairs.targets.float().cpu()
     scores = {
@@ -438,8 +430,9 @@ def evaluate_translation(
         "psnr": psnr(outputs, targets),
         "sharpness_ratio": sharpness(outputs) / max(sharpness(targets), 1e-8),
     }
-    if classifier is not None and pairs.labels is not None:
-        scores["accuracy"] = classifier.accuracy(outputs, pairs.labels)
+    if scorer is not None and pairs.labels is not None:
+        scores["accuracy"] = class_accuracy(scorer, outputs, pairs.labels)
+        scores["fcd"] = scorer.score_images(outputs)
     return scores
 
 
@@ -459,13 +452,13 @@ def compare_with_l1_baseline(
     generator, discriminator = build_pix2pix(train_pairs.in_channels, train_pairs.out_channels,
                                              train_pairs.image_size, base_width, downsamplings)
     baseline = copy.deepcopy(generator)
-    classifier = None
-    if train_pairs.labels is not None:
-        classifier = DigitClassifier(train_pairs.targets, train_pairs.labels)
+    scorer = quality_scorer(train_pairs)
     metrics: dict = {"task": train_pairs.name, "steps": steps, "test_pairs": len(test_pairs)}
+    if scorer is not None:  # the floor: real held-out targets against real training targets
+        metrics["targets_fcd"] = scorer.score_images(test_pairs.targets)
     for name, model, critic in (("pix2pix", generator, discriminator), ("l1_only", baseline, None)):
         history = train_pix2pix(model, critic, train_pairs, steps, batch_size, seed=seed, device=device,
                                 progress=progress)
-        scores = evaluate_translation(model, test_pairs, classifier)
+        scores = evaluate_translation(model, test_pairs, scorer)
         metrics[name] = {**scores, "seconds_per_step": history.seconds / max(steps, 1)}
     return metrics, {"pix2pix": generator, "l1_only": baseline}

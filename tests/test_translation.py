@@ -88,8 +88,9 @@ def test_psnr_and_l1_on_the_unit_scale():
     assert translation.l1_error(target + 0.2, target) == pytest.approx(0.1)
 
 
-def test_digit_classifier_recognises_real_digits_far_above_chance():
-    train = translation.load_pairs("edges2digits", "train")
+def test_quality_scorer_recognises_real_digits_and_scores_them_closer_than_noise():
+    train = translation.load_pairs("edges2digits", "train", limit=300)
     test = translation.load_pairs("edges2digits", "test", limit=200)
-    classifier = translation.DigitClassifier(train.targets, train.labels, steps=100)
-    assert classifier.accuracy(test.targets, test.labels) > 0.8
+    scorer = translation.quality_scorer(train)
+    assert translation.class_accuracy(scorer, test.targets, test.labels) > 0.8
+    assert scorer.score_images(test.targets) < scorer.score_images(torch.rand_like(test.targets) * 2 - 1)
