@@ -1,0 +1,143 @@
+import math
+
+import pytest
+import torch
+
+from dcgan_course import train
+from dcgan_course.data import load_dataset
+from dcgan_course.models import build_gan
+from dcgan_course.train import (
+    CheckpointError,
+    discriminator_step,
+    gan_loss,
+    generator_step,
+    load_checkpoint,
+    make_optimizers,
+    train_gan,
+)
+
+
+@pytest.fixture(scope="module")
+def small_data():
+    return load_dataset(limit=128)
+
+
+def small_gan(seed: int = 0):
+    torch.manual_seed(seed)
+    return build_gan(32, 1, latent_dim=16, base_width=8)
+
+
+def test_gan_loss_on_known_logits():
+    assert gan_loss(torch.zeros(4), True).item() == pytest.approx(math.log(2))
+    assert gan_loss(torch.full((4,), 20.0), True).item() == pytest.approx(0.0, abs=1e-6)
+    assert gan_loss(torch.full((4,), 20.0), False).item() == pytest.approx(20.0, rel=1e-4)
+
+
+def test_discriminator_step_leaves_the_generator_untouched(small_data):
+    generator, discriminator = small_gan()
+    opt_g, opt_d = make_optimizers(generator, discriminator)
+    before = [p.clone() for p in generator.parameters()]
+    step = discriminator_step(generator, discriminator, opt_d, small_data.images[:16], torch.randn(16, 16))
+    assert set(step) == {"loss_d", "d_real", "d_fake"}
+    assert all(p.grad is None for p in generator.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(before, generator.parameters(), strict=True))
+
+
+def test_repeated_discriminator_steps_separate_real_from_fake(small_data):
+    generator, discriminator = small_gan()
+    _, opt_d = make_optimizers(generator, discriminator)
+    noise, real = torch.randn(32, 16), small_data.images[:32]
+    first = discriminator_step(generator, discriminator, opt_d, real, noise)
+    for _ in range(20):
+        last = discriminator_step(generator, discriminator, opt_d, real, noise)
+    assert last["loss_d"] < first["loss_d"] * 0.5
+    assert last["d_real"] > 0.75 and last["d_fake"] < 0.25
+
+
+def test_generator_step_moves_only_the_generator_and_fools_d_more(small_data):
+    generator, discriminator = small_gan()
+    opt_g, _ = make_optimizers(generator, discriminator)
+    d_before = [p.clone() for p in discriminator.parameters()]
+    noise = torch.randn(32, 16)
+    first = generator_step(generator, discriminator, opt_g, noise)
+    for _ in range(5):
+        last = generator_step(generator, discriminator, opt_g, noise)
+    assert last["loss_g"] < first["loss_g"]
+    assert all(torch.equal(a, b) for a, b in zip(d_before, discriminator.parameters(), strict=True))
+
+
+def test_training_records_history_and_samples(small_data):
+    generator, discriminator = small_gan()
+    history = train_gan(generator, discriminator, small_data, epochs=2, batch_size=32, progress=False)
+    assert history.epochs_done == 2 and len(history.loss_d) == 8 == len(history.d_fake)
+    assert len(history.epoch_samples) == 2 and history.epoch_samples[0].shape == (64, 1, 32, 32)
+
+
+def test_resumed_run_equals_an_uninterrupted_one(small_data, tmp_path):
+    generator, discriminator = small_gan()
+    straight = train_gan(generator, discriminator, small_data, epochs=3, batch_size=32, progress=False)
+    path = tmp_path / "run" / "checkpoint.pt"
+    first_g, first_d = small_gan()
+    train_gan(first_g, first_d, small_data, epochs=2, batch_size=32, checkpoint_path=path, progress=False)
+    resumed_g, resumed_d = small_gan(seed=123)  # different init: everything must come from the checkpoint
+    resumed = train_gan(resumed_g, resumed_d, small_data, epochs=3, batch_size=32, checkpoint_path=path,
+                        resume=True, progress=False)
+    assert resumed.loss_d == straight.loss_d and resumed.loss_g == straight.loss_g
+    for a, b in zip(generator.state_dict().values(), resumed_g.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    assert torch.equal(resumed.epoch_samples[-1], straight.epoch_samples[-1])
+
+
+def test_corrupt_checkpoint_gives_a_clear_error(tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    path.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        load_checkpoint(path)
+    with pytest.raises(CheckpointError, match="No checkpoint"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_truncated_checkpoint_is_detected(small_data, tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    train_gan(*small_gan(), small_data, epochs=1, batch_size=64, checkpoint_path=path, progress=False)
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        load_checkpoint(path)
+
+
+def test_checkpoint_from_another_architecture_is_refused(small_data, tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    train_gan(*small_gan(), small_data, epochs=1, batch_size=64, checkpoint_path=path, progress=False)
+    torch.manual_seed(0)
+    wider = build_gan(32, 1, latent_dim=16, base_width=16)
+    with pytest.raises(CheckpointError, match="base_width: checkpoint 8 vs now 16"):
+        train_gan(*wider, small_data, epochs=2, batch_size=64, checkpoint_path=path, resume=True,
+                  progress=False)
+
+
+def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "checkpoint.pt"
+    train.save_checkpoint(path, {"epoch": 1})
+
+    def crash(obj, file):
+        file.write(b"half a checkpoint")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        train.save_checkpoint(path, {"epoch": 2})
+    assert load_checkpoint(path)["epoch"] == 1
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_batch_larger_than_the_dataset_is_rejected(small_data):
+    with pytest.raises(ValueError, match="larger than the dataset"):
+        train_gan(*small_gan(), small_data, epochs=1, batch_size=1000, progress=False)
+
+
+def test_pretrained_gan_is_cached_between_calls():
+    first_g, _, first = train.pretrained_gan(epochs=1, progress=False)
+    second_g, _, second = train.pretrained_gan(epochs=1, progress=False)
+    assert second.loss_d == first.loss_d
+    assert all(torch.equal(a, b) for a, b in zip(first_g.state_dict().values(),
+                                                  second_g.state_dict().values(), strict=True))
