@@ -1,0 +1,172 @@
+"""Making the discriminator's features better: a classification objective, regularisation, transfer.
+
+* Auxiliary classifier (the discriminator half of AC-GAN, Odena et al. 2017): besides its
+  real/fake logit, D gets a second head with one logit per class and also minimises the
+  cross-entropy on the few labelled training images. The generator stays unconditional.
+* Regularisation: dropout and spectral norm are options of ``models.Discriminator``.
+* Transfer: the probe keeps D frozen and trains a linear head; fine-tuning trains D as well.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from . import settings
+from .data import ImageData
+from .features import evaluation_mode, model_device
+from .models import Discriminator, Generator
+from .train import gan_loss, generator_step, make_optimizers
+
+CLASS_LOSS_WEIGHT = 1.0
+
+
+class ClassifierDiscriminator(Discriminator):
+    """A DCGAN discriminator with a second head: one logit per class next to the real/fake logit."""
+
+    def __init__(
+        self,
+        num_classes: int,
+        image_size: int = 32,
+        channels: int = 1,
+        base_width: int = 64,
+        dropout: float = 0.0,
+        spectral_norm: bool = False,
+    ) -> None:
+        super().__init__(image_size, channels, base_width, dropout, spectral_norm)
+        self.num_classes = num_classes
+        self.to_classes = nn.Conv2d(self.feature_widths[-1], num_classes, 4, stride=1, padding=0)
+
+    def real_fake_and_class_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both heads on the shared features: real/fake logits (N,) and class logits (N, num_classes)."""
+        shared = self.blocks(x)
+        return self.to_logit(shared).flatten(), self.to_classes(shared).flatten(1)
+
+
+def auxiliary_classifier_loss(
+    real_logits: torch.Tensor,
+    fake_logits: torch.Tensor,
+    class_logits: torch.Tensor,
+    labels: torch.Tensor,
+    weight: float = CLASS_LOSS_WEIGHT,
+) -> torch.Tensor:
+    """D's loss: real/fake BCE on real and fake logits plus ``weight`` x cross-entropy of the class logits."""
+    adversarial = gan_loss(real_logits, True) + gan_loss(fake_logits, False)
+    return adversarial + weight * F.cross_entropy(class_logits.float(), labels)
+
+
+def auxiliary_discriminator_step(
+    generator: Generator,
+    discriminator: ClassifierDiscriminator,
+    optimizer: torch.optim.Optimizer,
+    real_images: torch.Tensor,
+    labelled_images: torch.Tensor,
+    labels: torch.Tensor,
+    noise: torch.Tensor,
+) -> dict[str, float]:
+    """One D update on unlabelled real images, fakes, and a batch of the labelled images."""
+    optimizer.zero_grad(set_to_none=True)
+    real_logits, _ = discriminator.real_fake_and_class_logits(real_images)
+    fake_logits = discriminator(generator(noise).detach())
+    _, class_logits = discriminator.real_fake_and_class_logits(labelled_images)
+    loss = auxiliary_classifier_loss(real_logits, fake_logits, class_logits, labels)
+    loss.backward()
+    optimizer.step()
+    return {"loss_d": loss.item()}
+
+
+def train_auxiliary_gan(
+    generator: Generator,
+    discriminator: ClassifierDiscriminator,
+    data: ImageData,
+    labelled: ImageData,
+    epochs: int,
+    batch_size: int = 64,
+    seed: int = settings.DEFAULT_SEED,
+    progress: bool = True,
+) -> list[float]:
+    """Train a GAN whose discriminator also classifies the few ``labelled`` images; returns D's losses."""
+    device = model_device(discriminator)
+    data, labelled = data.to(device), labelled.to(device)
+    opt_g, opt_d = make_optimizers(generator, discriminator)
+    rng = torch.Generator().manual_seed(seed)
+    losses = []
+    bar = tqdm(total=epochs * (len(data) // batch_size), desc="AC-GAN", disable=not progress)
+    for _ in range(epochs):
+        for real_images, _ in data.batches(batch_size, shuffle=True, generator=rng):
+            pick = torch.randint(len(labelled), (batch_size,), generator=rng).to(device)
+            noise = torch.randn(batch_size, generator.latent_dim, generator=rng).to(device)
+            step = auxiliary_discriminator_step(
+                generator,
+                discriminator,
+                opt_d,
+                real_images,
+                labelled.images[pick],
+                labelled.labels[pick],
+                noise,
+            )
+            generator_step(generator, discriminator, opt_g, noise)
+            losses.append(step["loss_d"])
+            bar.update()
+    bar.close()
+    return losses
+
+
+class FineTunedClassifier(nn.Module):
+    """A discriminator's blocks with a new linear head on its last feature map."""
+
+    def __init__(self, discriminator: Discriminator, num_classes: int) -> None:
+        super().__init__()
+        self.blocks = discriminator.blocks
+        self.head = nn.Linear(discriminator.feature_widths[-1] * 16, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Images -> class logits."""
+        return self.head(self.blocks(x).flatten(1))
+
+
+def fine_tune(
+    discriminator: Discriminator,
+    labelled: ImageData,
+    epochs: int,
+    lr: float = 1e-3,
+    freeze: bool = False,
+    seed: int = settings.DEFAULT_SEED,
+) -> FineTunedClassifier:
+    """Train a new head on the labelled images; with ``freeze=False`` the discriminator's blocks train too.
+
+    The blocks are copied first, so the discriminator passed in is left untouched.
+    """
+    torch.manual_seed(seed)
+    model = FineTunedClassifier(copy.deepcopy(discriminator), labelled.num_classes)
+    model.to(model_device(discriminator))
+    for parameter in model.blocks.parameters():
+        parameter.requires_grad_(not freeze)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    rng = torch.Generator().manual_seed(seed)
+    batch_size = min(64, len(labelled))
+    for _ in range(epochs):
+        model.train()
+        if freeze:
+            model.blocks.eval()
+        for images, labels in labelled.batches(batch_size, shuffle=True, generator=rng, drop_last=False):
+            loss = F.cross_entropy(model(images), labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+    return model
+
+
+def accuracy(model: nn.Module, data: ImageData, batch_size: int = 256) -> float:
+    """The fraction of ``data`` a classifier labels correctly (evaluated frozen, in batches)."""
+    device = model_device(model)
+    with torch.no_grad(), evaluation_mode(model):
+        correct = sum(
+            (model(images.to(device)).argmax(1) == labels.to(device)).sum().item()
+            for images, labels in data.batches(batch_size, shuffle=False, drop_last=False)
+        )
+    return correct / len(data)

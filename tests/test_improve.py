@@ -1,0 +1,70 @@
+import torch
+import torch.nn.functional as F
+
+from dcgan_course import improve
+from dcgan_course.data import ImageData
+from dcgan_course.models import Discriminator, Generator, init_weights
+from dcgan_course.train import gan_loss
+
+
+def toy_data(count: int = 64, classes: int = 4) -> ImageData:
+    """Images whose class is the quadrant that is lit, plus noise: learnable in a few steps."""
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.arange(count) % classes
+    images = torch.full((count, 1, 32, 32), -1.0)
+    for index, label in enumerate(labels.tolist()):
+        row, col = divmod(label, 2)
+        images[index, :, 16 * row : 16 * row + 16, 16 * col : 16 * col + 16] = 1.0
+    images += 0.3 * torch.randn(images.shape, generator=generator)
+    return ImageData(images.clamp(-1, 1), labels, [str(c) for c in range(classes)], "quadrants")
+
+
+def test_classifier_discriminator_has_both_heads_on_shared_features():
+    discriminator = improve.ClassifierDiscriminator(num_classes=7, base_width=8)
+    real_fake, classes = discriminator.real_fake_and_class_logits(torch.randn(3, 1, 32, 32))
+    assert real_fake.shape == (3,) and classes.shape == (3, 7)
+    assert discriminator(torch.randn(3, 1, 32, 32)).shape == (3,)
+    assert len(discriminator.features(torch.randn(2, 1, 32, 32))) == 3
+
+
+def test_auxiliary_classifier_loss_adds_the_weighted_cross_entropy():
+    real, fake, classes = torch.randn(5), torch.randn(5), torch.randn(5, 3)
+    labels = torch.tensor([0, 1, 2, 0, 1])
+    expected = gan_loss(real, True) + gan_loss(fake, False) + 0.3 * F.cross_entropy(classes, labels)
+    torch.testing.assert_close(improve.auxiliary_classifier_loss(real, fake, classes, labels, 0.3), expected)
+
+
+def test_auxiliary_gan_training_teaches_the_class_head():
+    torch.manual_seed(0)
+    data = toy_data()
+    generator = Generator(latent_dim=16, image_size=32, channels=1, base_width=8)
+    discriminator = improve.ClassifierDiscriminator(num_classes=4, base_width=8)
+    generator.apply(init_weights)
+    discriminator.apply(init_weights)
+    losses = improve.train_auxiliary_gan(generator, discriminator, data, data.subset(slice(0, 16)), epochs=3,
+                                         batch_size=16, progress=False)
+    assert len(losses) == 3 * 4 and all(torch.isfinite(torch.tensor(losses)))
+    discriminator.eval()
+    with torch.no_grad():
+        _, classes = discriminator.real_fake_and_class_logits(data.images)
+    assert (classes.argmax(1) == data.labels).float().mean() > 0.6  # chance: 0.25
+
+
+def test_fine_tune_learns_the_labels_and_leaves_the_discriminator_untouched():
+    torch.manual_seed(0)
+    data = toy_data()
+    discriminator = Discriminator(image_size=32, channels=1, base_width=8)
+    before = {k: v.clone() for k, v in discriminator.state_dict().items()}
+    model = improve.fine_tune(discriminator, data, epochs=15, lr=3e-3)
+    assert improve.accuracy(model, data) > 0.8
+    assert all(torch.equal(before[k], v) for k, v in discriminator.state_dict().items())
+
+
+def test_frozen_fine_tune_trains_only_the_head():
+    torch.manual_seed(0)
+    data = toy_data()
+    discriminator = Discriminator(image_size=32, channels=1, base_width=8)
+    model = improve.fine_tune(discriminator, data, epochs=2, freeze=True)
+    for name, value in model.blocks.state_dict().items():
+        assert torch.equal(value, discriminator.state_dict()[f"blocks.{name}"]), name
+    assert not any(p.requires_grad for p in model.blocks.parameters())
