@@ -41,6 +41,69 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def run_train(args: argparse.Namespace) -> int:
+    """Train a DCGAN, writing checkpoint, sample grids and history to --out; print the FCD score."""
+    import json
+
+    from torchvision.utils import save_image
+
+    from dcgan_course import data, metrics, models, settings, train, viz
+
+    out = Path(args.out)
+    checkpoint = out / "checkpoint.pt"
+    if checkpoint.exists() and not args.resume:
+        raise CommandError(f"{checkpoint} exists; pass --resume to continue it or choose another --out.")
+    settings.seed_everything(args.seed)
+    dataset = data.load_dataset(args.dataset, "train", args.image_size, args.channels, args.limit)
+    device = settings.get_device()
+    print(f"{data.describe(dataset)}\ndevice: {device} | precision: {settings.precision_name(device)}")
+    generator, discriminator = models.build_gan(args.image_size, dataset.channels)
+    history = train.train_gan(generator, discriminator, dataset, args.epochs, args.batch_size,
+                              seed=args.seed, checkpoint_path=checkpoint, resume=args.resume,
+                              device=device)
+    (out / "samples").mkdir(parents=True, exist_ok=True)
+    for epoch, samples in enumerate(history.epoch_samples, start=1):
+        save_image(viz.to_display(samples), out / "samples" / f"epoch_{epoch:03d}.png", nrow=8)
+    (out / "history.json").write_text(json.dumps(
+        {"dataset": args.dataset, "epochs": history.epochs_done, "seconds": history.seconds,
+         **history.curves()}))
+    print(f"wrote {checkpoint}, {out / 'history.json'} and {len(history.epoch_samples)} sample grids")
+    if not args.no_score:
+        scorer = metrics.SampleQualityScorer(dataset.to("cpu"), seed=args.seed)
+        print(f"sample quality (Fréchet classifier distance, lower is better): "
+              f"{scorer.score(generator):.1f}")
+    return 0
+
+
+def add_train_command(subparsers: argparse._SubParsersAction) -> None:
+    """``dcgan-course train``: train a DCGAN from the command line."""
+    parser = subparsers.add_parser("train", help="train a DCGAN and save checkpoint, samples, history")
+    parser.add_argument("--dataset", default="digits",
+                        help="digits (offline), mnist, fashion-mnist, cifar10, svhn or folder:PATH")
+    parser.add_argument("--image-size", type=int, choices=(32, 64), default=32)
+    parser.add_argument("--channels", type=int, choices=(1, 3), default=None,
+                        help="convert to grayscale (1) or RGB (3); default: the dataset's own")
+    parser.add_argument("--epochs", type=positive_int, default=20)
+    parser.add_argument("--batch-size", type=positive_int, default=64)
+    parser.add_argument("--limit", type=positive_int, default=None, help="use only N training images")
+    parser.add_argument("--out", required=True, help="folder for checkpoint.pt, samples/, history.json")
+    parser.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-score", action="store_true", help="skip the sample-quality score")
+    parser.set_defaults(run=run_train)
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+COMMANDS.append(add_train_command)
+
+
 def run_make_exercises(args: argparse.Namespace) -> int:
     """Write exercises/ from solutions/, or with --check exit 1 when it is out of date."""
     from dcgan_course import authoring
@@ -193,3 +256,64 @@ COMMANDS.extend([add_stylize_command, add_translate_demo_command])
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def parse_budgets(text: str) -> list[int | None]:
+    """'1,10,all' -> [1, 10, None]: labels per class, 'all' meaning every training label."""
+    budgets: list[int | None] = []
+    for item in text.split(","):
+        item = item.strip().lower()
+        if item == "all":
+            budgets.append(None)
+        elif item.isdigit() and int(item) > 0:
+            budgets.append(int(item))
+        else:
+            raise CommandError(
+                f"--labels-per-class takes positive integers or 'all', comma-separated; got '{item}'.")
+    return budgets
+
+
+def run_probe(args: argparse.Namespace) -> int:
+    """Probe a checkpoint's features against the baselines; print a Markdown table or one JSON object."""
+    import json
+    import warnings
+
+    from dcgan_course import probe
+
+    warnings.filterwarnings("ignore", module="sklearn")
+    results = probe.probe_checkpoint(args.checkpoint, args.dataset, parse_budgets(args.labels_per_class),
+                                     args.draws, args.encoder_steps, args.limit, args.seed,
+                                     progress=not args.json)
+    if args.json:
+        print(json.dumps(probe.results_json(args.dataset, results)))
+    else:
+        print(f"Linear probe on {args.dataset} (test accuracy %, mean ± std over {args.draws} label draws)\n")
+        print(probe.results_table(results))
+    return 0
+
+
+def add_probe_command(subparsers: argparse._SubParsersAction) -> None:
+    """``dcgan-course probe``: linear probes of a checkpoint's features versus honest baselines."""
+    parser = subparsers.add_parser(
+        "probe", help="compare a trained GAN's features with raw pixels and a random-init discriminator",
+        description="Train only linear classifiers on frozen features: raw pixels, a random-init "
+                    "discriminator, the checkpoint's discriminator, and generator-side features when an "
+                    "encoder is available.")
+    parser.add_argument("--checkpoint", required=True,
+                        help="checkpoint.pt written by `dcgan-course train`")
+    parser.add_argument("--dataset", default="digits", help="digits, mnist, fashion-mnist, cifar10, svhn "
+                                                            "or folder:PATH (default: digits)")
+    parser.add_argument("--labels-per-class", default="10,100",
+                        help="comma-separated labels per class, 'all' for every label (default: 10,100)")
+    parser.add_argument("--draws", type=int, default=5, help="random label draws per budget (default: 5)")
+    parser.add_argument("--encoder-steps", type=int, default=0,
+                        help="train an encoder that inverts G for this many steps, for generator features "
+                             "(default: 0, use the checkpoint's encoder if it has one)")
+    parser.add_argument("--limit", type=int, default=None, help="use at most this many images per split")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed for the label draws and the random-init baseline")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.set_defaults(run=run_probe)
+
+
+COMMANDS.append(add_probe_command)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -17,9 +18,14 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
+from torch import nn
 from tqdm.auto import tqdm
 
+from . import features, models
+from .data import ImageData, load_dataset
+
 CLASSIFIERS = ("ridge", "svm", "logistic")
+FeatureSets = dict[str, tuple[torch.Tensor, torch.Tensor]]
 REGULARISATION_GRID = tuple(float(c) for c in np.logspace(-4, 0, 5))
 RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(0, 5, 11))
 ALL_LABELS = None
@@ -174,3 +180,66 @@ def results_table(results: Sequence[ProbeResult]) -> str:
 def results_json(dataset: str, results: Sequence[ProbeResult]) -> dict:
     """The ``probe`` command's JSON object: the dataset name and one record per (method, budget)."""
     return {"dataset": dataset, "results": [r.as_dict() for r in results]}
+
+
+def baseline_features(train: ImageData, test: ImageData, discriminator: models.Discriminator,
+                      seed: int = 0) -> FeatureSets:
+    """The two controls: raw pixels, and a random-init discriminator of the same architecture."""
+    torch.manual_seed(seed)
+    untrained = models.Discriminator(
+        discriminator.image_size, discriminator.channels, discriminator.base_width)
+    untrained.apply(models.init_weights)
+    return {
+        "raw_pixels": (features.pixel_features(train.images), features.pixel_features(test.images)),
+        "random_init_discriminator": (features.discriminator_features(untrained, train.images),
+                                      features.discriminator_features(untrained, test.images)),
+    }
+
+
+def gan_features(train: ImageData, test: ImageData, generator: models.Generator,
+                 discriminator: models.Discriminator, encoder: nn.Module | None = None) -> FeatureSets:
+    """The trained GAN's features: its discriminator's, and (given an encoder that inverts G) G's."""
+    device = features.model_device(discriminator)
+    sets = {"dcgan_discriminator": (features.discriminator_features(discriminator, train.images.to(device)),
+                                    features.discriminator_features(discriminator, test.images.to(device)))}
+    if encoder is not None:
+        codes = [features.encode(encoder, split.images) for split in (train, test)]
+        sets["generator_features"] = (features.generator_features(generator, codes[0]),
+                                      features.generator_features(generator, codes[1]))
+    return sets
+
+
+def probe_checkpoint(
+    checkpoint: str | Path,
+    dataset: str,
+    labels_per_class: Sequence[int | None] = (10, 100),
+    draws: int = 5,
+    encoder_steps: int = 0,
+    limit: int | None = None,
+    seed: int = 0,
+    progress: bool = False,
+) -> list[ProbeResult]:
+    """The comparison table for a trained GAN's checkpoint: baselines, D features and G features.
+
+    G features need an encoder: the checkpoint's own (key ``encoder``), or one trained for
+    ``encoder_steps`` steps by latent regression on G's samples (no images, no labels).
+    """
+    from .train import load_checkpoint, models_from_checkpoint
+
+    state = load_checkpoint(checkpoint)
+    generator, discriminator = models_from_checkpoint(state)
+    config = state["config"]
+    train, test = (load_dataset(dataset, split, config["image_size"], config["channels"], limit)
+                   for split in ("train", "test"))
+    encoder = None
+    if "encoder" in state:
+        encoder = features.Encoder(generator.latent_dim, generator.image_size, generator.channels,
+                                   config["base_width"])
+        encoder.load_state_dict(state["encoder"])
+    elif encoder_steps > 0:
+        encoder, _ = features.train_encoder(generator, encoder_steps, config["base_width"], seed=seed,
+                                            progress=progress)
+    sets = {**baseline_features(train, test, discriminator, seed),
+            **gan_features(train, test, generator, discriminator, encoder)}
+    return compare_representations(sets, train.labels, test.labels, labels_per_class, draws, seed=seed,
+                                   progress=progress)
