@@ -54,7 +54,8 @@ def test_init_weights_uses_the_papers_statistics():
     conv = generator.upsample[0][0].weight
     batch_norm = generator.upsample[0][1]
     assert abs(conv.mean().item()) < 1e-3 and abs(conv.std().item() - 0.02) < 1e-3
-    assert abs(batch_norm.weight.mean().item() - 1.0) < 0.01 and abs(batch_norm.weight.std().item() - 0.02) < 0.01
+    assert abs(batch_norm.weight.mean().item() - 1.0) < 0.01
+    assert abs(batch_norm.weight.std().item() - 0.02) < 0.01
     assert torch.count_nonzero(batch_norm.bias) == 0
 
 

@@ -1,0 +1,53 @@
+# dcgan-course: two commands on a fresh machine — `make lab` and `make test`.
+# Everything installs into .venv with pip (torch comes from PyPI or your local wheel cache).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+FAST   ?= 0
+
+.PHONY: help install lab course test lint unit notebooks exercises benchmarks clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install the course package with its test and lab extras
+
+lab: install  ## open JupyterLab on the course
+	$(BIN)/jupyter lab notebooks/00_setup_and_data.ipynb
+
+course: install  ## run every lecture notebook headless into build/ (FAST=1 for the quick version)
+	mkdir -p build/executed build/html
+	DCGAN_COURSE_FAST=$(FAST) $(BIN)/jupyter nbconvert --to notebook --execute \
+		--ExecutePreprocessor.timeout=-1 --output-dir build/executed notebooks/*.ipynb
+	$(BIN)/jupyter nbconvert --to html --output-dir build/html build/executed/*.ipynb
+	@echo "Executed notebooks: build/executed/   HTML: build/html/"
+
+test: install  ## lint, unit tests, and every notebook under nbval in fast mode
+	$(BIN)/ruff check .
+	DCGAN_COURSE_FAST=1 $(BIN)/pytest --nbval-lax --nbval-current-env tests notebooks solutions
+
+lint: install  ## ruff on the package, tests and notebooks
+	$(BIN)/ruff check .
+
+unit: install  ## only the Python tests
+	DCGAN_COURSE_FAST=1 $(BIN)/pytest tests
+
+notebooks: install  ## only the lecture and solution notebooks, in fast mode
+	DCGAN_COURSE_FAST=1 $(BIN)/pytest --nbval-lax --nbval-current-env notebooks solutions
+
+exercises: install  ## regenerate exercises/ from solutions/
+	$(BIN)/dcgan-course make-exercises
+
+benchmarks: install  ## throughput and probe benchmarks (prints tables)
+	for script in benchmarks/*.py; do $(BIN)/python $$script || exit 1; done
+
+clean:  ## remove build outputs and cached runs (keeps .venv and data/)
+	rm -rf build runs notebooks/runs solutions/runs exercises/runs .pytest_cache
