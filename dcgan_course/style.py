@@ -188,7 +188,7 @@ def discriminator_network(discriminator: nn.Module) -> FeatureNetwork:
     """The course's trained DCGAN discriminator as a feature network (its blocks, read in turn)."""
     blocks = len(discriminator.blocks)
     return FeatureNetwork(discriminator.blocks, content_layer=1, style_layers=range(blocks),
-                          name="DCGAN discriminator", style_weight=1e3,
+                          name="DCGAN discriminator", style_weight=1e6,
                           channels=discriminator.channels)
 
 

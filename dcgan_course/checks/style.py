@@ -13,15 +13,15 @@ from . import expect, expect_tensor, passed
 GRAM_HINT = "flat = features.reshape(N, C, H * W); flat @ flat.transpose(1, 2) / (C * H * W)"
 
 
-def call(function: Callable, *args: object) -> torch.Tensor:
-    """Call the learner's function; a stub or a crash becomes a clear AssertionError."""
+def call(function: Callable, *args: object, hint: str = "") -> torch.Tensor:
+    """Call the learner's function; a stub or a crash (explained by ``hint``) becomes an AssertionError."""
     try:
         return expect_tensor(function(*args), f"The result of {function.__name__}")
     except NotImplementedError:
         raise AssertionError(f"{function.__name__} is not implemented yet: replace "
                              "`raise NotImplementedError`.") from None
     except RuntimeError as error:
-        raise AssertionError(f"Calling {function.__name__} failed: {error}") from error
+        raise AssertionError(f"Calling {function.__name__} failed: {error}. {hint}".strip()) from error
 
 
 def check_gram_matrix(gram_fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
@@ -70,11 +70,8 @@ def check_style_loss(loss_fn: Callable[..., torch.Tensor]) -> None:
     shapes = ((1, 4, 8, 8), (1, 6, 4, 4), (1, 8, 2, 2))
     features = [torch.randn(shape, generator=generator).relu().requires_grad_(True) for shape in shapes]
     grams = [gram_matrix(torch.randn(shape, generator=generator).relu()) for shape in shapes]
-    try:
-        loss = call(loss_fn, features, grams)
-    except AssertionError as error:
-        raise AssertionError(f"{error} Compare gram_matrix(features) with the target Gram of each layer; "
-                             "don't compare the raw features with a Gram matrix.") from None
+    loss = call(loss_fn, features, grams, hint="Compare gram_matrix(features) with the target Gram of "
+                "each layer; don't compare the raw features with a Gram matrix.")
     expect(loss.dim() == 0, f"The style loss should be a single number, got shape {tuple(loss.shape)}.")
     expected = sum(F.mse_loss(gram_matrix(f), g) for f, g in zip(features, grams, strict=True))
     if not torch.allclose(loss, expected, rtol=1e-4):
