@@ -70,6 +70,46 @@ def apply_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler: Any
         scaler.update()
 
 
+def discriminator_update(
+    discriminator: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    real_images: torch.Tensor,
+    fake_images: torch.Tensor,
+    scaler: Any | None = None,
+) -> dict[str, torch.Tensor]:
+    """One D update on a real and a fake batch; G gets no gradient because the fakes are detached."""
+    optimizer.zero_grad(set_to_none=True)
+    with autocast(real_images.device):
+        real_logits = discriminator(real_images)
+        fake_logits = discriminator(fake_images.detach())
+        loss = gan_loss(real_logits, True) + gan_loss(fake_logits, False)
+    apply_step(loss, optimizer, scaler)
+    return {
+        "loss_d": loss.detach(),
+        "d_real": torch.sigmoid(real_logits.detach().float()).mean(),
+        "d_fake": torch.sigmoid(fake_logits.detach().float()).mean(),
+    }
+
+
+def generator_update(
+    discriminator: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    fake_images: torch.Tensor,
+    scaler: Any | None = None,
+) -> dict[str, torch.Tensor]:
+    """One non-saturating G update: push D(G(z)) towards "real" through the fakes' graph."""
+    optimizer.zero_grad(set_to_none=True)
+    with autocast(fake_images.device):
+        loss = gan_loss(discriminator(fake_images), True)
+    apply_step(loss, optimizer, scaler)
+    return {"loss_g": loss.detach()}
+
+
+def as_floats(values: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Scalar tensors to Python floats (one device sync)."""
+    return dict(zip(values, torch.stack(list(values.values())).tolist(), strict=True))
+
+
 def discriminator_step(
     generator: nn.Module,
     discriminator: nn.Module,
@@ -79,18 +119,9 @@ def discriminator_step(
     scaler: Any | None = None,
 ) -> dict[str, float]:
     """Teach D to call real images real and generated ones fake; G is held fixed (detach)."""
-    optimizer.zero_grad(set_to_none=True)
-    with autocast(real_images.device):
-        fake_images = generator(noise).detach()
-        real_logits = discriminator(real_images)
-        fake_logits = discriminator(fake_images)
-        loss = gan_loss(real_logits, True) + gan_loss(fake_logits, False)
-    apply_step(loss, optimizer, scaler)
-    return {
-        "loss_d": loss.item(),
-        "d_real": torch.sigmoid(real_logits.float()).mean().item(),
-        "d_fake": torch.sigmoid(fake_logits.float()).mean().item(),
-    }
+    with autocast(noise.device):
+        fake_images = generator(noise)
+    return as_floats(discriminator_update(discriminator, optimizer, real_images, fake_images, scaler))
 
 
 def generator_step(
@@ -101,11 +132,9 @@ def generator_step(
     scaler: Any | None = None,
 ) -> dict[str, float]:
     """Non-saturating G step: maximise log D(G(z)) by labelling the fakes as real."""
-    optimizer.zero_grad(set_to_none=True)
     with autocast(noise.device):
-        loss = gan_loss(discriminator(generator(noise)), True)
-    apply_step(loss, optimizer, scaler)
-    return {"loss_g": loss.item()}
+        fake_images = generator(noise)
+    return as_floats(generator_update(discriminator, optimizer, fake_images, scaler))
 
 
 @dataclass
@@ -272,14 +301,18 @@ def train_gan(
         epoch_start = time.perf_counter()
         generator.train()
         discriminator.train()
+        epoch_steps = []
         for real_images, _ in data.batches(batch_size, shuffle=True, generator=rng):
             noise = torch.randn(batch_size, generator.latent_dim, generator=rng).to(device)
-            step = discriminator_step(generator, discriminator, opt_d, real_images, noise, scaler)
-            step |= generator_step(generator, discriminator, opt_g, noise, scaler)
-            history.record(step)
+            with autocast(device):
+                fake_images = generator(noise)  # one G forward serves both updates
+            step = discriminator_update(discriminator, opt_d, real_images, fake_images, scaler)
+            step |= generator_update(discriminator, opt_g, fake_images, scaler)
+            epoch_steps.append(torch.stack(list(step.values())))
             bar.update()
-            bar.set_postfix(loss_d=f"{step['loss_d']:.2f}", loss_g=f"{step['loss_g']:.2f}",
-                            refresh=False)
+        for values in torch.stack(epoch_steps).tolist():  # one device sync per epoch
+            history.record(dict(zip(step, values, strict=True)))
+        bar.set_postfix(loss_d=f"{history.loss_d[-1]:.2f}", loss_g=f"{history.loss_g[-1]:.2f}")
         history.epoch_samples.append(generate(generator, history.fixed_noise.to(device)))
         history.epochs_done += 1
         history.seconds += time.perf_counter() - epoch_start
