@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from .data import ImageData
 from .models import Discriminator, Generator, discriminator_block, init_weights, num_stages
 
 PAPER_GRID = 4
@@ -203,3 +204,35 @@ def generator_features(
     """Generator-side features of real images: their latent codes plus G's pooled hidden layers on them."""
     hidden = extract_features(generator, latents, generator_layers(generator), grid, batch_size)
     return torch.cat([latents.float().cpu(), hidden], dim=1)
+
+
+def train_autoencoder(
+    data: ImageData,
+    epochs: int,
+    latent_dim: int = 100,
+    base_width: int = 64,
+    batch_size: int = 64,
+    lr: float = 2e-4,
+    seed: int = 0,
+    progress: bool = True,
+) -> tuple[Encoder, Generator]:
+    """The classic unsupervised baseline: encoder and decoder (a DCGAN generator) trained to reconstruct."""
+    torch.manual_seed(seed)
+    device = data.device
+    encoder = Encoder(latent_dim, data.image_size, data.channels, base_width).to(device)
+    decoder = Generator(latent_dim, data.image_size, data.channels, base_width).to(device)
+    encoder.apply(init_weights)
+    decoder.apply(init_weights)
+    optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=lr, betas=(0.5, 0.999))
+    rng = torch.Generator().manual_seed(seed)
+    steps = epochs * (len(data) // batch_size)
+    bar = tqdm(total=steps, desc="autoencoder", disable=not progress, leave=False)
+    for _ in range(epochs):
+        for images, _ in data.batches(batch_size, generator=rng):
+            loss = F.mse_loss(decoder(encoder(images)), images)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            bar.update()
+    bar.close()
+    return encoder, decoder

@@ -72,3 +72,95 @@ def plot_curves(
     ax.legend()
     ax.grid(alpha=0.3)
     return ax
+
+
+def plot_label_efficiency(results: Sequence, title: str = "", ax: plt.Axes | None = None) -> plt.Axes:
+    """Probe accuracy against labels per class, one line per method, error bars of one std over draws.
+
+    ``results`` are ``probe.ProbeResult`` records; a budget of ``None`` (all labels) is drawn last.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    budgets = sorted({r.labels_per_class for r in results}, key=lambda b: float("inf") if b is None else b)
+    position = {budget: i for i, budget in enumerate(budgets)}
+    for method in dict.fromkeys(r.method for r in results):
+        rows = sorted((r for r in results if r.method == method), key=lambda r: position[r.labels_per_class])
+        ax.errorbar([position[r.labels_per_class] for r in rows], [100 * r.mean for r in rows],
+                    yerr=[100 * r.std for r in rows], marker="o", capsize=4, label=method)
+    ax.set_xticks(range(len(budgets)), ["all" if b is None else str(b) for b in budgets])
+    ax.set(title=title, xlabel="labels per class", ylabel="test accuracy (%)")
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_accuracy_bars(results: Sequence, title: str = "", ax: plt.Axes | None = None) -> plt.Axes:
+    """One bar per method: mean probe accuracy with one-std error bars, the value written on the bar."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.3 * len(results) + 2, 3.8))
+    means, stds = [100 * r.mean for r in results], [100 * r.std for r in results]
+    bars = ax.bar(range(len(results)), means, yerr=stds, capsize=4, color="tab:blue", alpha=0.8)
+    ax.bar_label(bars, labels=[f"{m:.1f}" for m in means], label_type="center", color="white")
+    ax.set_xticks(range(len(results)), [r.method.replace("_", "\n") for r in results], fontsize="small")
+    low = min(m - s for m, s in zip(means, stds, strict=True))
+    ax.set_ylim(max(0.0, low - 5), min(100.0, max(means) + max(stds) + 2))
+    ax.set(title=title, ylabel="test accuracy (%)")
+    ax.grid(axis="y", alpha=0.3)
+    return ax
+
+
+def widgets_available() -> bool:
+    """True in a live Jupyter kernel with ipywidgets installed, outside fast (CI) mode."""
+    from . import settings
+
+    try:
+        import ipywidgets  # noqa: F401
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and "IPKernelApp" in shell.config and not settings.is_fast()
+
+
+def latent_explorer(
+    generator: torch.nn.Module,
+    z: torch.Tensor,
+    directions: Mapping[str, torch.Tensor],
+    limit: float = 3.0,
+    steps: int = 7,
+) -> None:
+    """Sliders that move one latent code along named directions and redraw G's image.
+
+    Where widgets cannot run (no ipywidgets, no live kernel, fast mode) it draws a static grid
+    instead: one row per direction, ``steps`` amounts from -limit to +limit.
+    """
+    from .latent import walk
+
+    units = {name: d / d.norm() for name, d in directions.items()}
+
+    def render(codes: torch.Tensor) -> torch.Tensor:
+        was_training = generator.training
+        generator.eval()
+        with torch.no_grad():
+            images = generator(codes.to(next(generator.parameters()).device)).cpu()
+        generator.train(was_training)
+        return images
+
+    if not widgets_available():
+        amounts = torch.linspace(-limit, limit, steps)
+        rows = {name: render(walk(z, unit, amounts)) for name, unit in units.items()}
+        show_rows(rows, title=f"latent directions, amounts {-limit:g} … {limit:g} (static view)")
+        return
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    sliders = {name: widgets.FloatSlider(0.0, min=-limit, max=limit, step=0.1, description=name)
+               for name in units}
+
+    def draw(**amounts: float) -> None:
+        code = z + sum(amount * units[name] for name, amount in amounts.items())
+        show_grid(render(code[None]), nrow=1)
+        plt.show()
+
+    output = widgets.interactive_output(draw, sliders)
+    display(widgets.HBox([widgets.VBox(list(sliders.values())), output]))

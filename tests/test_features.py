@@ -96,3 +96,18 @@ def test_generator_features_join_the_code_and_pooled_hidden_layers():
     generator = Generator(latent_dim=8, image_size=32, channels=1, base_width=8)
     out = features.generator_features(generator, torch.randn(5, 8))
     assert out.shape == (5, 8 + 16 * (32 + 16 + 8))
+
+
+def test_autoencoder_learns_to_reconstruct():
+    from dcgan_course.data import load_dataset
+
+    data = load_dataset("digits", limit=32)
+    encoder, decoder = features.train_autoencoder(data, epochs=15, latent_dim=16, base_width=8, batch_size=8,
+                                                  lr=2e-3, progress=False)
+    with torch.no_grad():
+        decoder.eval()
+        reconstruction = decoder(features.encode(encoder, data.images))
+    error = nn.functional.mse_loss(reconstruction, data.images).item()
+    mean_image = data.images.mean(0, keepdim=True).expand_as(data.images)
+    baseline = nn.functional.mse_loss(mean_image, data.images).item()
+    assert error < 0.8 * baseline
