@@ -132,7 +132,7 @@ def facades(split: str, image_size: int, limit: int | None, root: Path, download
     if not files:
         raise DatasetDownloadError(f"No facades images under {folder}. {offline_hint('facades', root)}")
     files = files[:limit] if limit is not None else files
-    pairs = torch.stack([torch.from_numpy(np.asarray(Image.open(f).convert("RGB"))) for f in files])
+    pairs = torch.stack([torch.from_numpy(np.array(Image.open(f).convert("RGB"))) for f in files])
     pairs = pairs.permute(0, 3, 1, 2).float() / 127.5 - 1.0
     width = pairs.shape[-1] // 2
     photos, label_maps = resize(pairs[..., :width], image_size), resize(pairs[..., width:], image_size)

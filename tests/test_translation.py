@@ -94,3 +94,16 @@ def test_quality_scorer_recognises_real_digits_and_scores_them_closer_than_noise
     scorer = translation.quality_scorer(train)
     assert translation.class_accuracy(scorer, test.targets, test.labels) > 0.8
     assert scorer.score_images(test.targets) < scorer.score_images(torch.rand_like(test.targets) * 2 - 1)
+
+
+def test_facades_files_split_into_label_map_inputs_and_photo_targets(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "facades" / "test"
+    folder.mkdir(parents=True)
+    side_by_side = torch.zeros(3, 16, 32, dtype=torch.uint8)
+    side_by_side[:, :, 16:] = 255  # photo (left) black, label map (right) white
+    Image.fromarray(side_by_side.permute(1, 2, 0).numpy()).save(folder / "1.jpg")
+    pairs = translation.load_pairs("facades", "test", image_size=8, root=tmp_path, download=False)
+    assert pairs.inputs.shape == pairs.targets.shape == (1, 3, 8, 8)
+    assert pairs.inputs.mean() > 0.9 and pairs.targets.mean() < -0.9
