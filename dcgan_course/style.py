@@ -203,6 +203,8 @@ def vgg19_network() -> FeatureNetwork:
     for index, layer in enumerate(layers):
         if isinstance(layer, nn.MaxPool2d):  # Gatys et al.: average pooling gives smoother images
             layers[index] = nn.AvgPool2d(2)
+        elif isinstance(layer, nn.ReLU):  # the activations we read must not be overwritten later
+            layer.inplace = False
     return FeatureNetwork(layers, VGG_CONTENT_LAYER, VGG_STYLE_LAYERS, "VGG-19 (ImageNet)",
                           style_weight=1e6, mean=IMAGENET_MEAN, std=IMAGENET_STD)
 

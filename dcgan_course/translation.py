@@ -270,9 +270,9 @@ class PatchDiscriminator(nn.Module):
 
 def patch_size(downsamplings: int) -> int:
     """The receptive field (in pixels) of one PatchGAN logit: 70 for the paper's 3 downsamplings."""
-    strides = [2] * (downsamplings - 1) + [1, 1]  # the first conv + convs before the last two
+    strides = [2] * downsamplings + [1, 1]  # the stride-2 convs, a stride-1 conv, the logit conv
     field_size = 1
-    for stride in reversed([2, *strides]):
+    for stride in reversed(strides):
         field_size = (field_size - 1) * stride + KERNEL
     return field_size
 
