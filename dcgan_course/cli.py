@@ -221,12 +221,12 @@ def run_translate_demo(args: argparse.Namespace) -> int:
     """Train pix2pix and the L1-only baseline on edges -> digits; write the grid and metrics.json."""
     import json
 
-    from dcgan_course import translation, viz
+    from dcgan_course import settings, translation, viz
 
     if args.steps < 1:
         raise CommandError(f"--steps must be >= 1, got {args.steps}")
     args.out.mkdir(parents=True, exist_ok=True)
-    train_pairs = translation.load_pairs("edges2digits", "train")
+    train_pairs = translation.load_pairs("edges2digits", "train", limit=settings.pick(256, None))
     test_pairs = translation.load_pairs("edges2digits", "test")
     metrics, generators = translation.compare_with_l1_baseline(
         train_pairs, test_pairs, args.steps, base_width=translation.DEMO_WIDTH,
