@@ -51,9 +51,16 @@ def use_amp(device: torch.device | str) -> bool:
     return torch.device(device).type == "cuda"
 
 
+def amp_dtype() -> torch.dtype:
+    """The autocast type on CUDA: bfloat16 where the GPU supports it (no loss scaling), else float16."""
+    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float16
+
+
 def precision_name(device: torch.device | str) -> str:
     """A human-readable name for the numeric precision used on ``device``."""
-    return "mixed (float16 autocast)" if use_amp(device) else "float32"
+    return f"mixed ({str(amp_dtype()).removeprefix('torch.')} autocast)" if use_amp(device) else "float32"
 
 
 def seed_everything(seed: int = DEFAULT_SEED) -> torch.Generator:

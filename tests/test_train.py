@@ -141,3 +141,19 @@ def test_pretrained_gan_is_cached_between_calls():
     assert second.loss_d == first.loss_d
     assert all(torch.equal(a, b) for a, b in zip(first_g.state_dict().values(),
                                                   second_g.state_dict().values(), strict=True))
+
+
+def test_optimizer_restore_in_place_keeps_tensors_and_rewinds_values():
+    generator, discriminator = small_gan()
+    opt_g, _ = make_optimizers(generator, discriminator)
+    fresh = train.optimizer_snapshot(opt_g)
+    generator_step(generator, discriminator, opt_g, torch.randn(4, 16))
+    after_one = train.optimizer_snapshot(opt_g)
+    tensors = {id(v) for state in opt_g.state.values() for v in state.values()}
+    generator_step(generator, discriminator, opt_g, torch.randn(4, 16))
+    train.restore_optimizer_in_place(opt_g, after_one)
+    assert {id(v) for state in opt_g.state.values() for v in state.values()} == tensors
+    for param, state in opt_g.state.items():
+        assert all(torch.equal(state[k], after_one[param][k]) for k in after_one[param])
+    train.restore_optimizer_in_place(opt_g, fresh)
+    assert all(not v.any() for state in opt_g.state.values() for v in state.values())
