@@ -20,6 +20,7 @@ from .train import generate
 
 SAMPLE_SIZE = 1000
 CLASSIFIER_EPOCHS = 8
+CLASSIFIER_TRAIN_LIMIT = 10_000  # enough for a stable feature space; keeps MNIST-sized data quick
 FEATURE_DIM = 128
 
 
@@ -46,6 +47,8 @@ def train_classifier(data: ImageData, epochs: int = CLASSIFIER_EPOCHS, seed: int
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     data = data.to("cpu")
+    if len(data) > CLASSIFIER_TRAIN_LIMIT:
+        data = data.subset(torch.randperm(len(data), generator=generator)[:CLASSIFIER_TRAIN_LIMIT])
     model = FeatureClassifier(data.channels, data.image_size, data.num_classes)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     for _ in range(epochs):
