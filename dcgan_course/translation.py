@@ -345,7 +345,8 @@ def train_pix2pix(
     if discriminator is not None:
         discriminator.to(device).train()
         opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=ADAM_BETAS)
-    scaler = torch.amp.GradScaler("cuda") if settings.use_amp(device) else None
+    needs_scaler = settings.use_amp(device) and settings.amp_dtype() == torch.float16  # bf16 needs none
+    scaler = torch.amp.GradScaler("cuda") if needs_scaler else None
     batches = pairs.to(device).batches(batch_size, generator=torch.Generator().manual_seed(seed))
     history = TranslationHistory()
     name = "pix2pix" if discriminator is not None else "L1-only"
