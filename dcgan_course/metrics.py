@@ -92,7 +92,7 @@ class SampleQualityScorer:
         """A fixed-seed batch of ``sample_size`` generated images, on the CPU."""
         noise = torch.randn(self.sample_size, generator.latent_dim,
                             generator=torch.Generator().manual_seed(self.seed + 1))
-        return generate(generator, noise.to(next(generator.parameters()).device))
+        return generate(generator, noise)
 
     def score(self, generator: Generator) -> float:
         """FCD of the generator's samples against the real images (lower is better)."""

@@ -251,7 +251,7 @@ def generate(generator: Generator, noise: torch.Tensor) -> torch.Tensor:
     was_training = generator.training
     generator.eval()
     with torch.no_grad():
-        images = generator(noise).float().cpu()
+        images = generator(noise.to(next(generator.parameters()).device)).float().cpu()
     generator.train(was_training)
     return images
 
@@ -401,7 +401,7 @@ def train_gan(
         for values in torch.stack(epoch_steps).tolist():  # one device sync per epoch
             history.record(dict(zip(STEP_KEYS, values, strict=True)))
         bar.set_postfix(loss_d=f"{history.loss_d[-1]:.2f}", loss_g=f"{history.loss_g[-1]:.2f}")
-        history.epoch_samples.append(generate(generator, history.fixed_noise.to(device)))
+        history.epoch_samples.append(generate(generator, history.fixed_noise))
         history.epochs_done += 1
         history.seconds += time.perf_counter() - epoch_start
         if checkpoint_path is not None:
