@@ -66,17 +66,15 @@ def as_numpy(values: torch.Tensor | np.ndarray) -> np.ndarray:
 
 
 def labelled_subset(labels: torch.Tensor | np.ndarray, per_class: int | None, seed: int) -> np.ndarray:
-    """Indices of ``per_class`` randomly drawn examples of every class (all examples when ``None``)."""
+    """Indices of ``per_class`` random examples of every class (a smaller class: all of it; ``None``: all)."""
     labels = as_numpy(labels)
     if per_class is ALL_LABELS:
         return np.arange(len(labels))
-    classes, counts = np.unique(labels, return_counts=True)
-    if per_class < 1 or per_class > counts.min():
-        raise ValueError(
-            f"labels_per_class must be between 1 and {counts.min()} (the smallest class), got {per_class}."
-        )
+    if per_class < 1:
+        raise ValueError(f"labels_per_class must be at least 1, got {per_class}.")
     rng = np.random.default_rng(seed)
-    picks = [rng.choice(np.flatnonzero(labels == c), per_class, replace=False) for c in classes]
+    members = [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    picks = [rng.choice(m, min(per_class, len(m)), replace=False) for m in members]
     return np.sort(np.concatenate(picks))
 
 

@@ -24,9 +24,11 @@ def test_labelled_subset_draws_exactly_k_per_class_reproducibly():
     assert len(probe.labelled_subset(labels, None, seed=0)) == 29
 
 
-def test_labelled_subset_rejects_more_labels_than_the_smallest_class_has():
-    with pytest.raises(ValueError, match="between 1 and 7"):
-        probe.labelled_subset(torch.tensor([0] * 10 + [1] * 7), 8, seed=0)
+def test_labelled_subset_takes_all_of_a_class_smaller_than_the_budget():
+    labels = torch.tensor([0] * 10 + [1] * 7)
+    assert np.bincount(labels[probe.labelled_subset(labels, 8, seed=0)].numpy()).tolist() == [8, 7]
+    with pytest.raises(ValueError, match="at least 1"):
+        probe.labelled_subset(labels, 0, seed=0)
 
 
 @pytest.mark.parametrize("classifier", probe.CLASSIFIERS)
