@@ -54,3 +54,18 @@ def test_probe_reports_user_errors_on_one_line(checkpoint, capsys, arguments, me
     assert cli.main(argv) == 2
     error = capsys.readouterr().err.strip()
     assert message in error and len(error.splitlines()) == 1
+
+
+def test_probe_reads_a_folder_of_class_folders(checkpoint, tmp_path, capsys):
+    from PIL import Image
+
+    for label, value in (("dark", 40), ("bright", 220)):
+        (tmp_path / label).mkdir()
+        for index in range(10):
+            Image.new("RGB", (40, 40), (value + index, value, value)).save(tmp_path / label / f"{index}.png")
+    code = cli.main(["probe", "--checkpoint", str(checkpoint), "--dataset", f"folder:{tmp_path}",
+                     "--labels-per-class", "3,all", "--draws", "2", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["dataset"] == f"folder:{tmp_path}"
+    pixels = [r for r in report["results"] if r["method"] == "raw_pixels"]
+    assert {r["labels_per_class"]: r["accuracy_mean"] for r in pixels} == {3: 1.0, None: 1.0}
