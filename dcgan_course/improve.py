@@ -3,7 +3,9 @@
 * Auxiliary classifier (the discriminator half of AC-GAN, Odena et al. 2017): besides its
   real/fake logit, D gets a second head with one logit per class and also minimises the
   cross-entropy on the few labelled training images. The generator stays unconditional.
-* Regularisation: dropout and spectral norm are options of ``models.Discriminator``.
+* Regularisation: dropout and spectral norm are options of ``models.Discriminator``; random
+  translations of everything D sees (DiffAugment, Zhao et al. 2020) keep it from memorising a
+  small training set.
 * Transfer: the probe keeps D frozen and trains a linear head; fine-tuning trains D as well.
 """
 
@@ -114,6 +116,34 @@ def train_auxiliary_gan(
             bar.update()
     bar.close()
     return losses
+
+
+def random_translate(images: torch.Tensor, max_shift: int = 4) -> torch.Tensor:
+    """Shift each image by up to ``max_shift`` pixels in x and y, filling in background (-1)."""
+    count, _, height, width = images.shape
+    padded = F.pad(images, (max_shift,) * 4, value=-1.0).permute(0, 2, 3, 1)  # (N, H', W', C)
+    shift_x, shift_y = torch.randint(0, 2 * max_shift + 1, (2, count), device=images.device)
+    rows = (shift_y[:, None] + torch.arange(height, device=images.device))[:, :, None]
+    cols = (shift_x[:, None] + torch.arange(width, device=images.device))[:, None, :]
+    batch = torch.arange(count, device=images.device)[:, None, None]
+    return padded[batch, rows, cols].permute(0, 3, 1, 2)
+
+
+class AugmentedDiscriminator(Discriminator):
+    """A DCGAN discriminator that sees randomly translated images (real and fake) while training.
+
+    The translation is differentiable, so G still gets gradients through it; in eval mode (feature
+    extraction) images pass unchanged. Same parameters as ``Discriminator``: checkpoints load into either.
+    """
+
+    def __init__(self, image_size: int = 32, channels: int = 1, base_width: int = 64, dropout: float = 0.0,
+                 spectral_norm: bool = False, max_shift: int = 4) -> None:
+        super().__init__(image_size, channels, base_width, dropout, spectral_norm)
+        self.max_shift = max_shift
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Translate the batch (training only), then the usual real/fake logits."""
+        return super().forward(random_translate(x, self.max_shift) if self.training else x)
 
 
 class FineTunedClassifier(nn.Module):

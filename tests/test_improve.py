@@ -68,3 +68,31 @@ def test_frozen_fine_tune_trains_only_the_head():
     for name, value in model.blocks.state_dict().items():
         assert torch.equal(value, discriminator.state_dict()[f"blocks.{name}"]), name
     assert not any(p.requires_grad for p in model.blocks.parameters())
+
+
+def test_random_translate_shifts_each_image_within_the_limit_and_passes_gradients():
+    torch.manual_seed(0)
+    images = torch.full((16, 1, 32, 32), -1.0)
+    images[:, :, 14:18, 14:18] = 1.0  # a bright square in the middle
+    images.requires_grad_(True)
+    shifted = improve.random_translate(images, max_shift=3)
+    assert shifted.shape == images.shape
+    centres = [torch.nonzero(image[0] > 0).float().mean(0) for image in shifted.detach()]
+    offsets = torch.stack(centres) - 15.5
+    assert offsets.abs().max() <= 3 and len({tuple(o.tolist()) for o in offsets}) > 3
+    shifted.sum().backward()
+    assert images.grad.abs().sum() > 0
+
+
+def test_augmented_discriminator_translates_only_while_training_and_loads_plain_weights():
+    torch.manual_seed(0)
+    augmented = improve.AugmentedDiscriminator(base_width=8)
+    plain = Discriminator(image_size=32, channels=1, base_width=8)
+    plain.load_state_dict(augmented.state_dict())
+    images = torch.randn(4, 1, 32, 32)
+    augmented.eval()
+    plain.eval()
+    torch.testing.assert_close(augmented(images), plain(images))
+    augmented.train()
+    plain.train()
+    assert not torch.allclose(augmented(images), plain(images))
