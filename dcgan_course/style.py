@@ -449,4 +449,6 @@ def apply_style(transform: TransformNetwork, content: torch.Tensor) -> tuple[tor
     start = time.perf_counter()
     with torch.no_grad():
         image = transform(content.to(device))
+    if device.type == "cuda":
+        torch.cuda.synchronize()  # GPU work is asynchronous: wait before reading the clock
     return image, time.perf_counter() - start
