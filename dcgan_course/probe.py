@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from . import features, models
 from .data import ImageData, load_dataset
+from .train import load_checkpoint, models_from_checkpoint
 
 CLASSIFIERS = ("ridge", "svm", "logistic")
 FeatureSets = dict[str, tuple[torch.Tensor, torch.Tensor]]
@@ -222,8 +223,6 @@ def probe_checkpoint(
     G features need an encoder: the checkpoint's own (key ``encoder``), or one trained for
     ``encoder_steps`` steps by latent regression on G's samples (no images, no labels).
     """
-    from .train import load_checkpoint, models_from_checkpoint
-
     state = load_checkpoint(checkpoint)
     generator, discriminator = models_from_checkpoint(state)
     config = state["config"]
