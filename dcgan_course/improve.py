@@ -3,6 +3,8 @@
 * Auxiliary classifier (the discriminator half of AC-GAN, Odena et al. 2017): besides its
   real/fake logit, D gets a second head with one logit per class and also minimises the
   cross-entropy on the few labelled training images. The generator stays unconditional.
+* K+1 semi-supervised GAN (Salimans et al. 2016): D's K class logits also decide real vs fake
+  ("fake" is an implicit extra class), and G matches the mean of D's features on real images.
 * Regularisation: dropout and spectral norm are options of ``models.Discriminator``; random
   translations of everything D sees (DiffAugment, Zhao et al. 2020) keep it from memorising a
   small training set.
@@ -81,6 +83,45 @@ def auxiliary_discriminator_step(
     return {"loss_d": loss.item()}
 
 
+def k_plus_one_loss(
+    labelled_logits: torch.Tensor, labels: torch.Tensor, real_logits: torch.Tensor, fake_logits: torch.Tensor
+) -> torch.Tensor:
+    """Class cross-entropy on labelled images + real/fake loss with D(x) = Z/(Z+1), Z = sum(exp(logits))."""
+    real_fake = F.softplus(-real_logits.logsumexp(1)).mean() + F.softplus(fake_logits.logsumexp(1)).mean()
+    return F.cross_entropy(labelled_logits.float(), labels) + real_fake
+
+
+def feature_matching_loss(discriminator: Discriminator, real_images: torch.Tensor,
+                          fake_images: torch.Tensor) -> torch.Tensor:
+    """G's loss in the K+1 GAN: match the mean of D's last feature map on real and on fake images."""
+    real = discriminator.blocks(real_images).flatten(1).mean(0).detach()
+    return F.mse_loss(discriminator.blocks(fake_images).flatten(1).mean(0), real)
+
+
+def k_plus_one_step(
+    generator: Generator,
+    discriminator: ClassifierDiscriminator,
+    optimizers: tuple[torch.optim.Optimizer, torch.optim.Optimizer],
+    real_images: torch.Tensor,
+    labelled_images: torch.Tensor,
+    labels: torch.Tensor,
+    noise: torch.Tensor,
+) -> dict[str, float]:
+    """One K+1 update of D (classes + real/fake from the class logits), then one feature-matching G update."""
+    opt_g, opt_d = optimizers
+    class_logits = [discriminator.real_fake_and_class_logits(images)[1]
+                    for images in (labelled_images, real_images, generator(noise).detach())]
+    loss_d = k_plus_one_loss(class_logits[0], labels, class_logits[1], class_logits[2])
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    loss_g = feature_matching_loss(discriminator, real_images, generator(noise))
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
+
+
 def train_auxiliary_gan(
     generator: Generator,
     discriminator: ClassifierDiscriminator,
@@ -88,30 +129,31 @@ def train_auxiliary_gan(
     labelled: ImageData,
     epochs: int,
     batch_size: int = 64,
+    k_plus_one: bool = False,
     seed: int = settings.DEFAULT_SEED,
     progress: bool = True,
 ) -> list[float]:
-    """Train a GAN whose discriminator also classifies the few ``labelled`` images; returns D's losses."""
+    """Train a GAN whose discriminator also classifies the few ``labelled`` images; returns D's losses.
+
+    ``k_plus_one=False``: the auxiliary-classifier objective; ``True``: the K+1 semi-supervised GAN.
+    """
     device = model_device(discriminator)
     data, labelled = data.to(device), labelled.to(device)
     opt_g, opt_d = make_optimizers(generator, discriminator)
     rng = torch.Generator().manual_seed(seed)
     losses = []
-    bar = tqdm(total=epochs * (len(data) // batch_size), desc="AC-GAN", disable=not progress)
+    bar = tqdm(total=epochs * (len(data) // batch_size), desc="K+1 GAN" if k_plus_one else "AC-GAN",
+               disable=not progress)
     for _ in range(epochs):
         for real_images, _ in data.batches(batch_size, shuffle=True, generator=rng):
             pick = torch.randint(len(labelled), (batch_size,), generator=rng).to(device)
             noise = torch.randn(batch_size, generator.latent_dim, generator=rng).to(device)
-            step = auxiliary_discriminator_step(
-                generator,
-                discriminator,
-                opt_d,
-                real_images,
-                labelled.images[pick],
-                labelled.labels[pick],
-                noise,
-            )
-            generator_step(generator, discriminator, opt_g, noise)
+            batch = (real_images, labelled.images[pick], labelled.labels[pick], noise)
+            if k_plus_one:
+                step = k_plus_one_step(generator, discriminator, (opt_g, opt_d), *batch)
+            else:
+                step = auxiliary_discriminator_step(generator, discriminator, opt_d, *batch)
+                generator_step(generator, discriminator, opt_g, noise)
             losses.append(step["loss_d"])
             bar.update()
     bar.close()

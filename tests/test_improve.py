@@ -96,3 +96,35 @@ def test_augmented_discriminator_translates_only_while_training_and_loads_plain_
     augmented.train()
     plain.train()
     assert not torch.allclose(augmented(images), plain(images))
+
+
+def test_k_plus_one_loss_reads_real_or_fake_from_the_class_logits():
+    labels = torch.tensor([0, 1])
+    confident = torch.tensor([[9.0, 0.0, 0.0], [0.0, 9.0, 0.0]])
+    low = torch.full((2, 3), -9.0)
+    good = improve.k_plus_one_loss(confident, labels, real_logits=confident, fake_logits=low)
+    swapped = improve.k_plus_one_loss(confident, labels, real_logits=low, fake_logits=confident)
+    assert good < 0.01 < 5 < swapped
+
+
+def test_feature_matching_loss_is_zero_for_identical_batches_and_reaches_only_the_generator_side():
+    discriminator = Discriminator(image_size=32, channels=1, base_width=8)
+    real = torch.randn(4, 1, 32, 32)
+    assert improve.feature_matching_loss(discriminator, real, real.clone()).item() < 1e-10
+    fake = torch.randn(4, 1, 32, 32, requires_grad=True)
+    improve.feature_matching_loss(discriminator, real, fake).backward()
+    assert fake.grad.abs().sum() > 0
+
+
+def test_k_plus_one_training_teaches_the_class_logits():
+    torch.manual_seed(0)
+    data = toy_data()
+    generator = Generator(latent_dim=16, image_size=32, channels=1, base_width=8)
+    discriminator = improve.ClassifierDiscriminator(num_classes=4, base_width=8)
+    losses = improve.train_auxiliary_gan(generator, discriminator, data, data.subset(slice(0, 16)), epochs=3,
+                                         batch_size=16, k_plus_one=True, progress=False)
+    assert len(losses) == 12 and all(torch.isfinite(torch.tensor(losses)))
+    discriminator.eval()
+    with torch.no_grad():
+        _, classes = discriminator.real_fake_and_class_logits(data.images)
+    assert (classes.argmax(1) == data.labels).float().mean() > 0.6
