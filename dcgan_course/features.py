@@ -17,7 +17,14 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .data import ImageData
-from .models import Discriminator, Generator, discriminator_block, init_weights, num_stages
+from .models import (
+    Discriminator,
+    Generator,
+    discriminator_block,
+    init_weights,
+    model_device,
+    num_stages,
+)
 
 PAPER_GRID = 4
 BATCH_SIZE = 256
@@ -68,11 +75,6 @@ def pool_to_grid(activation: torch.Tensor, grid: int | None = PAPER_GRID) -> tor
     if grid is not None and activation.dim() == 4:
         activation = F.adaptive_max_pool2d(activation, grid)
     return activation.flatten(1)
-
-
-def model_device(model: nn.Module) -> torch.device:
-    """The device a model's parameters live on."""
-    return next(model.parameters()).device
 
 
 def extract_features(

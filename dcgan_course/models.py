@@ -138,6 +138,13 @@ class Discriminator(nn.Module):
         return self.to_logit(self.blocks(x)).flatten()
 
 
+def model_device(model: nn.Module) -> torch.device:
+    """Where a model's weights live (its buffers if it has no parameters; CPU if neither)."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
 def init_weights(module: nn.Module) -> None:
     """The paper's init: conv weights ~ N(0, 0.02); BatchNorm scale ~ N(1, 0.02), shift 0."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):

@@ -198,7 +198,7 @@ def baseline_features(train: ImageData, test: ImageData, discriminator: models.D
 def gan_features(train: ImageData, test: ImageData, generator: models.Generator,
                  discriminator: models.Discriminator, encoder: nn.Module | None = None) -> FeatureSets:
     """The trained GAN's features: its discriminator's, and (given an encoder that inverts G) G's."""
-    device = features.model_device(discriminator)
+    device = models.model_device(discriminator)
     sets = {"dcgan_discriminator": (features.discriminator_features(discriminator, train.images.to(device)),
                                     features.discriminator_features(discriminator, test.images.to(device)))}
     if encoder is not None:

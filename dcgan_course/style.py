@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from . import settings
 from .colab import running_on_colab
+from .models import model_device
 
 SAMPLE_IMAGES = ("china", "flower", "grace_hopper", "waves")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -114,13 +115,6 @@ def style_loss(features: Sequence[torch.Tensor], target_grams: Sequence[torch.Te
 
 # --- feature networks ------------------------------------------------------------------------------
 
-def network_device(network: nn.Module) -> torch.device:
-    """Where a network's weights live (its buffers if it has no parameters)."""
-    for tensor in (*network.parameters(), *network.buffers()):
-        return tensor.device
-    return torch.device("cpu")
-
-
 class FeatureNetwork(nn.Module):
     """A frozen CNN read at chosen layers: one content activation and a list of style activations."""
 
@@ -133,7 +127,7 @@ class FeatureNetwork(nn.Module):
         self.layers = layers.eval().requires_grad_(False)
         self.content_layer, self.style_layers = content_layer, tuple(style_layers)
         self.name, self.style_weight, self.channels = name, style_weight, channels
-        device = network_device(layers)  # e.g. a discriminator already on the GPU
+        device = model_device(layers)  # e.g. a discriminator already on the GPU
         self.register_buffer("mean", torch.tensor(mean, device=device).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(std, device=device).view(1, -1, 1, 1))
         self.depth = max(content_layer, *style_layers) + 1
@@ -294,7 +288,7 @@ def stylize(
     """Optimise the pixels, starting from the content image, to minimise content + w * style loss."""
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}.")
-    device = network_device(network)
+    device = model_device(network)
     content, style = content.to(device), style.to(device)
     targets = style_targets(network, content, style)
     weight = network.style_weight if style_weight is None else style_weight
@@ -319,7 +313,7 @@ def stylize(
 def losses_of(image: torch.Tensor, content: torch.Tensor, style: torch.Tensor,
               network: FeatureNetwork) -> dict[str, float]:
     """The unweighted content and style losses of a finished image, for comparing methods."""
-    device = network_device(network)
+    device = model_device(network)
     targets = style_targets(network, content.to(device), style.to(device))
     with torch.no_grad():
         c_loss, s_loss = measure(network, image.to(device), targets)
@@ -417,7 +411,7 @@ def train_feedforward(
     progress: bool = True,
 ) -> FeedForwardHistory:
     """Train ``transform`` so its outputs on random content crops minimise content + w * style loss."""
-    device = network_device(network)
+    device = model_device(network)
     transform.to(device).train()
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -445,7 +439,7 @@ def train_feedforward(
 def apply_style(transform: TransformNetwork, content: torch.Tensor) -> tuple[torch.Tensor, float]:
     """Stylise with one forward pass; returns the image and the seconds it took."""
     transform.eval()
-    device = next(transform.parameters()).device
+    device = model_device(transform)
     start = time.perf_counter()
     with torch.no_grad():
         image = transform(content.to(device))

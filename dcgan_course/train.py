@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from . import settings
 from .data import ImageData, load_dataset
-from .models import Discriminator, Generator, build_gan
+from .models import Discriminator, Generator, build_gan, model_device
 
 ADAM_BETAS = (0.5, 0.999)
 LEARNING_RATE = 2e-4
@@ -251,7 +251,7 @@ def generate(generator: Generator, noise: torch.Tensor) -> torch.Tensor:
     was_training = generator.training
     generator.eval()
     with torch.no_grad():
-        images = generator(noise.to(next(generator.parameters()).device)).float().cpu()
+        images = generator(noise.to(model_device(generator))).float().cpu()
     generator.train(was_training)
     return images
 

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from . import settings
 from .data import DatasetDownloadError, ImageData, load_dataset, offline_hint, resize
 from .metrics import SampleQualityScorer
-from .models import init_weights
+from .models import init_weights, model_device
 from .train import ADAM_BETAS, LEARNING_RATE, apply_step, autocast, gan_loss
 
 L1_WEIGHT = 100.0
@@ -380,7 +380,7 @@ def translate(generator: nn.Module, inputs: torch.Tensor, batch_size: int = 256)
     """Run G in inference mode (BatchNorm running statistics, no dropout); outputs on the CPU."""
     was_training = generator.training
     generator.eval()
-    device = next(generator.parameters()).device
+    device = model_device(generator)
     with torch.no_grad():
         outputs = torch.cat([generator(chunk.to(device)).float().cpu() for chunk in inputs.split(batch_size)])
     generator.train(was_training)

@@ -135,20 +135,13 @@ def latent_explorer(
     instead: one row per direction, ``steps`` amounts from -limit to +limit.
     """
     from .latent import walk
+    from .train import generate
 
     units = {name: d / d.norm() for name, d in directions.items()}
 
-    def render(codes: torch.Tensor) -> torch.Tensor:
-        was_training = generator.training
-        generator.eval()
-        with torch.no_grad():
-            images = generator(codes.to(next(generator.parameters()).device)).cpu()
-        generator.train(was_training)
-        return images
-
     if not widgets_available():
         amounts = torch.linspace(-limit, limit, steps)
-        rows = {name: render(walk(z, unit, amounts)) for name, unit in units.items()}
+        rows = {name: generate(generator, walk(z, unit, amounts)) for name, unit in units.items()}
         show_rows(rows, title=f"latent directions, amounts {-limit:g} … {limit:g} (static view)")
         return
     import ipywidgets as widgets
@@ -159,7 +152,7 @@ def latent_explorer(
 
     def draw(**amounts: float) -> None:
         code = z + sum(amount * units[name] for name, amount in amounts.items())
-        show_grid(render(code[None]), nrow=1)
+        show_grid(generate(generator, code[None]), nrow=1)
         plt.show()
 
     output = widgets.interactive_output(draw, sliders)
