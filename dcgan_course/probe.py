@@ -172,7 +172,8 @@ def results_table(results: Sequence[ProbeResult]) -> str:
              "|---|---:|" + "---:|" * len(budgets)]
     for method in methods:
         cells = " | ".join(cell.get((method, b), "–") for b in budgets)
-        lines.append(f"| {method} | {dims[method]} | {cells} |")
+        features = dims[method] or "end-to-end"  # a supervised network has no fixed feature vector
+        lines.append(f"| {method} | {features} | {cells} |")
     return "\n".join(lines)
 
 
