@@ -315,11 +315,6 @@ def models_from_checkpoint(
     return generator, discriminator
 
 
-def history_to_state(history: History) -> dict[str, Any]:
-    """A History as plain data (tensors kept as tensors) for a checkpoint."""
-    return asdict(history)
-
-
 def restore_run(
     state: dict[str, Any],
     config: dict[str, Any],
@@ -407,7 +402,7 @@ def train_gan(
         if checkpoint_path is not None:
             save_checkpoint(checkpoint_path, {
                 **{name: m.state_dict() for name, m in modules.items() if m is not None},
-                "config": config, "history": history_to_state(history),
+                "config": config, "history": asdict(history),
                 "rng": rng.get_state(), "torch_rng": torch.get_rng_state(),
             })
     bar.close()
