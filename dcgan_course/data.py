@@ -29,6 +29,22 @@ class DatasetDownloadError(RuntimeError):
     """A dataset could not be downloaded (usually: no network)."""
 
 
+def batch_indices(
+    count: int,
+    batch_size: int,
+    shuffle: bool = True,
+    generator: torch.Generator | None = None,
+    drop_last: bool = True,
+    device: torch.device | str = "cpu",
+) -> Iterator[torch.Tensor]:
+    """One pass over ``count`` examples as index tensors of ``batch_size`` (one permutation per pass)."""
+    order = torch.randperm(count, generator=generator) if shuffle else torch.arange(count)
+    order = order.to(device)
+    stop = count - count % batch_size if drop_last else count
+    for start in range(0, stop, batch_size):
+        yield order[start : start + batch_size]
+
+
 @dataclass
 class ImageData:
     """A labelled image dataset held as tensors: ``images`` (N, C, H, W) in [-1, 1], ``labels`` (N,)."""
@@ -73,12 +89,7 @@ class ImageData:
         drop_last: bool = True,
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Yield (images, labels) mini-batches by indexing the tensors: no per-sample Python work."""
-        count = len(self)
-        order = torch.randperm(count, generator=generator) if shuffle else torch.arange(count)
-        order = order.to(self.device)
-        stop = count - count % batch_size if drop_last else count
-        for start in range(0, stop, batch_size):
-            index = order[start : start + batch_size]
+        for index in batch_indices(len(self), batch_size, shuffle, generator, drop_last, self.device):
             yield self.images[index], self.labels[index]
 
 

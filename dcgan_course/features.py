@@ -21,6 +21,7 @@ from .models import (
     Discriminator,
     Generator,
     discriminator_block,
+    evaluation_mode,
     init_weights,
     model_device,
     num_stages,
@@ -57,17 +58,6 @@ def capture_activations(model: nn.Module, layer_names: Sequence[str]) -> Iterato
     finally:
         for handle in handles:
             handle.remove()
-
-
-@contextmanager
-def evaluation_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Put a model in eval mode (BatchNorm running statistics, no dropout) and restore its mode after."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was_training)
 
 
 def pool_to_grid(activation: torch.Tensor, grid: int | None = PAPER_GRID) -> torch.Tensor:

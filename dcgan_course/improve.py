@@ -22,8 +22,7 @@ from tqdm.auto import tqdm
 
 from . import settings
 from .data import ImageData
-from .features import evaluation_mode
-from .models import Discriminator, Generator, model_device
+from .models import Discriminator, Generator, evaluation_mode, model_device
 from .train import gan_loss, generator_step, make_optimizers
 
 CLASS_LOSS_WEIGHT = 1.0

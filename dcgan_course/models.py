@@ -7,6 +7,9 @@ layer), ReLU + Tanh in the generator, LeakyReLU(0.2) in the discriminator.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 from torch import nn
 
@@ -143,6 +146,17 @@ def model_device(model: nn.Module) -> torch.device:
     for tensor in (*model.parameters(), *model.buffers()):
         return tensor.device
     return torch.device("cpu")
+
+
+@contextmanager
+def evaluation_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put a model in eval mode (BatchNorm running statistics, no dropout) and restore its mode after."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 def init_weights(module: nn.Module) -> None:

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from . import settings
 from .data import ImageData, load_dataset
-from .models import Discriminator, Generator, build_gan, model_device
+from .models import Discriminator, Generator, build_gan, evaluation_mode, model_device
 
 ADAM_BETAS = (0.5, 0.999)
 LEARNING_RATE = 2e-4
@@ -248,12 +248,8 @@ class History:
 
 def generate(generator: Generator, noise: torch.Tensor) -> torch.Tensor:
     """Samples from G in inference mode (BatchNorm running statistics), returned on the CPU."""
-    was_training = generator.training
-    generator.eval()
-    with torch.no_grad():
-        images = generator(noise.to(model_device(generator))).float().cpu()
-    generator.train(was_training)
-    return images
+    with torch.no_grad(), evaluation_mode(generator):
+        return generator(noise.to(model_device(generator))).float().cpu()
 
 
 def model_config(generator: Generator, discriminator: Discriminator) -> dict[str, int]:

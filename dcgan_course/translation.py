@@ -23,9 +23,16 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import settings
-from .data import DatasetDownloadError, ImageData, load_dataset, offline_hint, resize
+from .data import (
+    DatasetDownloadError,
+    ImageData,
+    batch_indices,
+    load_dataset,
+    offline_hint,
+    resize,
+)
 from .metrics import SampleQualityScorer
-from .models import init_weights, model_device
+from .models import evaluation_mode, init_weights, model_device
 from .train import ADAM_BETAS, LEARNING_RATE, apply_step, autocast, gan_loss
 
 L1_WEIGHT = 100.0
@@ -79,12 +86,8 @@ class PairedData:
         self, batch_size: int, shuffle: bool = True, generator: torch.Generator | None = None
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Yield (inputs, targets) mini-batches forever, reshuffling after every pass."""
-        count = len(self)
         while True:
-            order = torch.randperm(count, generator=generator) if shuffle else torch.arange(count)
-            order = order.to(self.inputs.device)
-            for start in range(0, count - batch_size + 1, batch_size):
-                index = order[start : start + batch_size]
+            for index in batch_indices(len(self), batch_size, shuffle, generator, True, self.inputs.device):
                 yield self.inputs[index], self.targets[index]
 
 
@@ -378,13 +381,9 @@ def train_pix2pix(
 
 def translate(generator: nn.Module, inputs: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
     """Run G in inference mode (BatchNorm running statistics, no dropout); outputs on the CPU."""
-    was_training = generator.training
-    generator.eval()
     device = model_device(generator)
-    with torch.no_grad():
-        outputs = torch.cat([generator(chunk.to(device)).float().cpu() for chunk in inputs.split(batch_size)])
-    generator.train(was_training)
-    return outputs
+    with torch.no_grad(), evaluation_mode(generator):
+        return torch.cat([generator(chunk.to(device)).float().cpu() for chunk in inputs.split(batch_size)])
 
 
 def l1_error(outputs: torch.Tensor, targets: torch.Tensor) -> float:
