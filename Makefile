@@ -6,6 +6,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 FAST   ?= 0
+FIRST_NOTEBOOK := notebooks/00_setup_and_data.ipynb
+# JupyterLab refuses to run as root (containers, cloud VMs, CI) unless told it may.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+LAB_OPTIONS ?=
 
 .PHONY: help install lab course test lint unit notebooks exercises benchmarks clean
 
@@ -20,8 +24,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install the course package with its test and lab extras
 
-lab: install  ## open JupyterLab on the course
-	$(BIN)/jupyter lab notebooks/00_setup_and_data.ipynb
+lab: install  ## open JupyterLab on the whole course (repository root), first notebook open
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(ROOT_FLAG) $(LAB_OPTIONS) $(FIRST_NOTEBOOK)
 
 course: install  ## run every lecture notebook headless into build/ (FAST=1 for the quick version)
 	mkdir -p build/executed build/html
