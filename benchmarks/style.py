@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 
-from dcgan_course import settings, style
+from dcgan_course import settings, style, style_feedforward, viz
 
 
 def optimisation_row(size: int, steps: int, network: style.FeatureNetwork) -> dict[str, float]:
     """Stylise Grace Hopper with the generated waves at one size and summarise the run."""
-    content, painting = style.sample_image("grace_hopper", size), style.sample_image("waves", size)
+    content, painting = viz.sample_image("grace_hopper", size), viz.sample_image("waves", size)
     result = style.stylize(content, painting, network, steps, progress=False)
     return {
         "size": size, "steps": steps, "seconds_per_step": result.seconds / steps,
@@ -29,13 +29,13 @@ def optimisation_row(size: int, steps: int, network: style.FeatureNetwork) -> di
 
 def feedforward_row(size: int, steps: int, network: style.FeatureNetwork) -> dict[str, float]:
     """Train a small transform network for one style, then time one forward pass."""
-    painting = style.sample_image("waves", size)
-    contents = [style.sample_image(name, 2 * size) for name in ("china", "flower")]
-    transform = style.TransformNetwork(width=16, residual_blocks=3)
-    history = style.train_feedforward(transform, painting, contents, network, steps, batch_size=4,
+    painting = viz.sample_image("waves", size)
+    contents = [viz.sample_image(name, 2 * size) for name in ("china", "flower")]
+    transform = style_feedforward.TransformNetwork(width=16, residual_blocks=3)
+    history = style_feedforward.train_feedforward(transform, painting, contents, network, steps, batch_size=4,
                                       crop_size=size, progress=False)
-    content = style.sample_image("grace_hopper", size)
-    image, seconds = style.apply_style(transform, content)
+    content = viz.sample_image("grace_hopper", size)
+    image, seconds = style_feedforward.apply_style(transform, content)
     return {"size": size, "train_steps": steps, "seconds_per_train_step": history.seconds / steps,
             "seconds_per_image": seconds, **style.losses_of(image, content, painting, network)}
 

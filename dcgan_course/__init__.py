@@ -1,3 +1,34 @@
-"""dcgan-course: the helper package behind the DCGAN representation-learning course."""
+"""dcgan-course: the helper package behind the DCGAN course notebooks.
+
+One module per concept; the notebook that teaches each one is in the last column.
+
+| module | holds | taught in |
+|---|---|---|
+| settings | fast mode, device (cuda → mps → cpu), precision choice, seeds, data and runs folders | 00 |
+| data | datasets as whole tensors in [-1, 1]: digits (embedded), torchvision sets, folder:PATH | 00 |
+| paired_data | aligned (input, target) pairs for translation: edges2digits, facades | 08 |
+| models | the DCGAN generator and discriminator, init, ``generate`` (sampling) | 01, 02 |
+| precision | autocast, the float16 gradient scaler, one update through it | 03 |
+| train | the GAN loss, D and G steps, ``train_gan`` (the loop), ``pretrained_gan`` | 03 |
+| checkpoint | atomic checkpoint files, clear errors, exact resume | 03 |
+| cuda_graph | one training step captured as a CUDA graph and replayed | 03 (README: speed) |
+| metrics | the offline Fréchet classifier distance | 03 |
+| latent | interpolation (lerp, slerp), vector arithmetic, nearest neighbours | 04 |
+| features | forward hooks, the paper's 4x4 max-pool features, encoder / inversion | 05 |
+| probe | linear probes, baselines, label budgets, result tables | 06 |
+| improve | auxiliary classifier, K+1, augmentation, regularisers, fine-tuning | 07 |
+| translation | pix2pix: U-Net, PatchGAN, L1 + adversarial loss, evaluation | 08 |
+| style | Gram matrices, content / style losses, feature networks, Gatys transfer | 09 |
+| style_feedforward | the one-pass transform network of Johnson et al. | 09 |
+| viz | image files, grids, curves, image strips, the latent explorer widget | all |
+| checks | the exercise checks, one module per topic | exercises |
+| authoring | exercises/ generated from solutions/ | (maintainers) |
+| check_cells | finding and restoring ``check``-tagged cells | (instructors) |
+| grading | grading submissions under nbval | (instructors) |
+| grading_reports | the CSV and Markdown grade reports | (instructors) |
+| grading_plugin | the pytest plugin that records each nbval cell | (instructors) |
+| colab | the Colab badge and install guard | all |
+| cli | the ``dcgan-course`` command line | README |
+"""
 
 __version__ = "0.1.0"

@@ -1,15 +1,16 @@
 """The ``dcgan-course`` command line: one sub-command per course task.
 
-Each sub-command is registered by an ``add_*_command(subparsers)`` function listed in
-``COMMANDS``; it sets ``run=<function(args) -> int>``. User mistakes raise ``CommandError`` (or
-``ValueError`` / ``FileNotFoundError``) and are printed as one line, never as a traceback.
+Each sub-command is an ``add_*_command(subparsers)`` function that sets
+``run=<function(args) -> int>``; ``COMMANDS``, at the bottom, lists them all in one place.
+User mistakes raise ``CommandError`` (or ``ValueError`` / ``FileNotFoundError``) and are
+printed as one line, never as a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -18,9 +19,6 @@ class CommandError(Exception):
 
 
 USER_ERRORS: tuple[type[BaseException], ...] = (CommandError, ValueError, FileNotFoundError, OSError)
-
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []
-
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every registered sub-command."""
@@ -45,8 +43,6 @@ def run_train(args: argparse.Namespace) -> int:
     """Train a DCGAN, writing checkpoint, sample grids and history to --out; print the FCD score."""
     import json
 
-    from torchvision.utils import save_image
-
     from dcgan_course import data, metrics, models, settings, train, viz
 
     out = Path(args.out)
@@ -63,7 +59,7 @@ def run_train(args: argparse.Namespace) -> int:
                               device=device)
     (out / "samples").mkdir(parents=True, exist_ok=True)
     for epoch, samples in enumerate(history.epoch_samples, start=1):
-        save_image(viz.to_display(samples), out / "samples" / f"epoch_{epoch:03d}.png", nrow=8)
+        viz.save_image(samples, out / "samples" / f"epoch_{epoch:03d}.png")
     (out / "history.json").write_text(json.dumps(
         {"dataset": args.dataset, "epochs": history.epochs_done, "seconds": history.seconds,
          **history.curves()}))
@@ -101,9 +97,6 @@ def positive_int(text: str) -> int:
     return value
 
 
-COMMANDS.append(add_train_command)
-
-
 def run_make_exercises(args: argparse.Namespace) -> int:
     """Write exercises/ from solutions/, or with --check exit 1 when it is out of date."""
     from dcgan_course import authoring
@@ -131,7 +124,7 @@ def add_make_exercises_command(subparsers: argparse._SubParsersAction) -> None:
 
 def run_grade(args: argparse.Namespace) -> int:
     """Grade every submission and write the reports; 0 even when students fail, 1 if a run broke."""
-    from dcgan_course import grading
+    from dcgan_course import grading, grading_reports
 
     options = grading.GradingOptions(cell_timeout=args.timeout, fast=not args.full)
     try:
@@ -141,7 +134,8 @@ def run_grade(args: argparse.Namespace) -> int:
                                                            f"{row.status}", flush=True))
     except grading.GradingError as error:
         raise CommandError(str(error)) from None
-    summary = grading.write_reports(grades, args.out, grading.describe_run(args.reference, options))
+    summary = grading_reports.write_reports(grades, args.out,
+                                            grading_reports.describe_run(args.reference, options))
     print(f"wrote {args.out} and {summary}")
     broken = [row for row in grades if row.status == grading.RUN_ERROR]
     if broken:
@@ -184,20 +178,17 @@ def add_set_repo_command(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run_set_repo)
 
 
-COMMANDS.extend([add_make_exercises_command, add_grade_command, add_set_repo_command])
-
-
 def run_stylize(args: argparse.Namespace) -> int:
     """Optimise an image in the style of --style keeping the content of --content; print the losses."""
-    from dcgan_course import settings, style
+    from dcgan_course import settings, style, viz
 
     if args.steps < 1 or args.size < 16:
         raise CommandError(f"--steps must be >= 1 and --size >= 16, got {args.steps} and {args.size}")
-    content = style.load_image(args.content, args.size)
-    style_image = style.load_image(args.style, args.size)
+    content = viz.load_image(args.content, args.size)
+    style_image = viz.load_image(args.style, args.size)
     network = style.load_feature_network(args.network, settings.get_device())
     result = style.stylize(content, style_image, network, args.steps)
-    path = style.save_image(result.image, args.out)
+    path = viz.save_image(result.image, args.out)
     print(f"wrote {path} ({args.size}px, {args.steps} steps, {network.name}, {result.seconds:.1f}s)")
     print(f"final content loss {result.content_loss[-1]:.4g}, style loss {result.style_loss[-1]:.4g} "
           f"(style loss of the content image: {result.style_loss[0]:.4g})")
@@ -221,13 +212,13 @@ def run_translate_demo(args: argparse.Namespace) -> int:
     """Train pix2pix and the L1-only baseline on edges -> digits; write the grid and metrics.json."""
     import json
 
-    from dcgan_course import settings, translation, viz
+    from dcgan_course import paired_data, settings, translation, viz
 
     if args.steps < 1:
         raise CommandError(f"--steps must be >= 1, got {args.steps}")
     args.out.mkdir(parents=True, exist_ok=True)
-    train_pairs = translation.load_pairs("edges2digits", "train", limit=settings.pick(256, None))
-    test_pairs = translation.load_pairs("edges2digits", "test")
+    train_pairs = paired_data.load_pairs("edges2digits", "train", limit=settings.pick(256, None))
+    test_pairs = paired_data.load_pairs("edges2digits", "test")
     metrics, generators = translation.compare_with_l1_baseline(
         train_pairs, test_pairs, args.steps, base_width=translation.DEMO_WIDTH,
         downsamplings=translation.DEMO_DOWNSAMPLINGS)
@@ -250,12 +241,6 @@ def add_translate_demo_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--steps", type=int, default=1000,
                         help="training steps for each model (default: 1000)")
     parser.set_defaults(run=run_translate_demo)
-
-
-COMMANDS.extend([add_stylize_command, add_translate_demo_command])
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 
 def parse_budgets(text: str) -> list[int | None]:
@@ -316,4 +301,8 @@ def add_probe_command(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run_probe)
 
 
-COMMANDS.append(add_probe_command)
+COMMANDS = (add_train_command, add_probe_command, add_make_exercises_command, add_grade_command,
+            add_set_repo_command, add_stylize_command, add_translate_demo_command)
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -33,12 +33,12 @@ def batch_indices(
     count: int,
     batch_size: int,
     shuffle: bool = True,
-    generator: torch.Generator | None = None,
+    rng: torch.Generator | None = None,
     drop_last: bool = True,
     device: torch.device | str = "cpu",
 ) -> Iterator[torch.Tensor]:
     """One pass over ``count`` examples as index tensors of ``batch_size`` (one permutation per pass)."""
-    order = torch.randperm(count, generator=generator) if shuffle else torch.arange(count)
+    order = torch.randperm(count, generator=rng) if shuffle else torch.arange(count)
     order = order.to(device)
     stop = count - count % batch_size if drop_last else count
     for start in range(0, stop, batch_size):
@@ -85,11 +85,11 @@ class ImageData:
         self,
         batch_size: int,
         shuffle: bool = True,
-        generator: torch.Generator | None = None,
+        rng: torch.Generator | None = None,
         drop_last: bool = True,
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Yield (images, labels) mini-batches by indexing the tensors: no per-sample Python work."""
-        for index in batch_indices(len(self), batch_size, shuffle, generator, drop_last, self.device):
+        for index in batch_indices(len(self), batch_size, shuffle, rng, drop_last, self.device):
             yield self.images[index], self.labels[index]
 
 
@@ -213,11 +213,11 @@ def folder_arrays(path: Path, split: str) -> tuple[torch.Tensor, torch.Tensor, l
 
 def folder_split_mask(labels: torch.Tensor, split: str) -> torch.Tensor:
     """A fixed per-class 80/20 train/test assignment (every class appears in train)."""
-    generator = torch.Generator().manual_seed(0)
+    rng = torch.Generator().manual_seed(0)
     is_test = torch.zeros(len(labels), dtype=torch.bool)
     for label in labels.unique():
         members = (labels == label).nonzero().flatten()
-        members = members[torch.randperm(len(members), generator=generator)]
+        members = members[torch.randperm(len(members), generator=rng)]
         is_test[members[: int(len(members) * FOLDER_TEST_FRACTION)]] = True
     return is_test if split == "test" else ~is_test
 

@@ -220,7 +220,7 @@ def train_autoencoder(
     steps = epochs * (len(data) // batch_size)
     bar = tqdm(total=steps, desc="autoencoder", disable=not progress, leave=False)
     for _ in range(epochs):
-        for images, _ in data.batches(batch_size, generator=rng):
+        for images, _ in data.batches(batch_size, rng=rng):
             loss = F.mse_loss(decoder(encoder(images)), images)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -5,42 +5,33 @@ from the reference solution (by cell id, then by order), and the notebook runs u
 ``pytest --nbval-lax`` in a subprocess with its own kernel, a per-cell time-out and an overall
 time-out as a backstop. The submissions themselves are never written to.
 
-This module is also the small pytest plugin (``-p dcgan_course.grading``) that records, for
-every notebook cell nbval runs, whether it passed and the first line of its error.
+The nbval subprocess loads ``grading_plugin`` to record each cell's outcome; the CSV and
+Markdown reports are written by ``grading_reports``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
-import csv
 import importlib.util
-import io
 import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import nbformat
 
-if TYPE_CHECKING:
-    import pytest
+from .check_cells import check_positions, restore_checks
+from .grading_plugin import REPORT_OPTION
 
-CHECK_TAG = "check"
 DEFAULT_CELL_TIMEOUT = 120.0
 STARTUP_ALLOWANCE = 120.0
 FLAT_SEPARATOR = "__"
-REPORT_OPTION = "--grading-report"
-MARKDOWN_TEXT_LIMIT = 140
-CSV_COLUMNS = ("student", "notebook", "checks_passed", "checks_total", "score", "status", "first_error")
 
 GRADED = "graded"  # the notebook ran; its checks were counted
 CELL_TIMEOUT = "cell-timeout"  # graded, but a cell ran past the per-cell time-out
@@ -163,19 +154,7 @@ def find_submissions(submissions: Path, expected: Iterable[str]) -> list[Submiss
             for notebook in expected + sorted(set(notebooks) - set(expected))] + strays
 
 
-# -- preparing the notebook that runs -------------------------------------------------------------
-
-def is_check(cell: nbformat.NotebookNode) -> bool:
-    """True for a code cell tagged ``check``."""
-    tags = cell.get("metadata", {}).get("tags", [])
-    return cell.get("cell_type") == "code" and isinstance(tags, list) and CHECK_TAG in tags
-
-
-def check_label(cell: nbformat.NotebookNode) -> str:
-    """A readable name for a check: the first line of its source."""
-    first_line = next((line for line in cell.source.splitlines() if line.strip()), "(empty check)")
-    return first_line.strip()[:80]
-
+# -- reading a submission ------------------------------------------------------------------------
 
 def read_submission(path: Path) -> tuple[nbformat.NotebookNode | None, str, str]:
     """Read a submitted notebook as ``(notebook, status, detail)``; notebook is None if unreadable."""
@@ -200,65 +179,6 @@ def read_submission(path: Path) -> tuple[nbformat.NotebookNode | None, str, str]
     return notebook, GRADED, ""
 
 
-def clean_copy(cell: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of a cell without outputs or execution count, ready to run."""
-    cell = copy.deepcopy(cell)
-    if cell.cell_type == "code":
-        cell.outputs, cell.execution_count = [], None
-    return cell
-
-
-def restore_checks(submission: nbformat.NotebookNode,
-                   reference: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """The submission with every reference check cell put back: by id, else by order, else inserted.
-
-    A check the student edited is overwritten; one they deleted is inserted after the cell that
-    precedes it in the reference (or after the previous check, or at the end). Only restored cells
-    keep the ``check`` tag, so a student cannot add checks of their own.
-    """
-    graded = copy.deepcopy(submission)
-    graded.cells = [clean_copy(cell) for cell in graded.cells]
-    checks = [cell for cell in reference.cells if is_check(cell)]
-    reference_ids = {cell.get("id") for cell in checks}
-    unmatched = [cell for cell in graded.cells if is_check(cell) and cell.get("id") not in reference_ids]
-    restored_cells: list[nbformat.NotebookNode] = []
-    for check in checks:
-        restored = clean_copy(check)
-        target = next((cell for cell in graded.cells if cell.get("id") == check.get("id")), None)
-        if target is None and unmatched:
-            target = unmatched.pop(0)
-        if target is not None:
-            graded.cells[index_of(graded.cells, target)] = restored
-        else:
-            previous = restored_cells[-1] if restored_cells else None
-            graded.cells.insert(insertion_index(graded.cells, reference.cells, check, previous), restored)
-        restored_cells.append(restored)
-    for cell in graded.cells:
-        if is_check(cell) and not any(cell is kept for kept in restored_cells):
-            cell.metadata["tags"] = [tag for tag in cell.metadata["tags"] if tag != CHECK_TAG]
-    return graded
-
-
-def index_of(cells: Sequence[nbformat.NotebookNode], cell: nbformat.NotebookNode) -> int:
-    """The position of this very cell object in a list (cells compare equal by content)."""
-    return next(index for index, candidate in enumerate(cells) if candidate is cell)
-
-
-def insertion_index(cells: Sequence[nbformat.NotebookNode], reference_cells: Sequence[nbformat.NotebookNode],
-                    check: nbformat.NotebookNode, previous_check: nbformat.NotebookNode | None) -> int:
-    """Where a deleted check goes back: after its reference predecessor, or the previous check."""
-    position = index_of(reference_cells, check)
-    anchor_id = reference_cells[position - 1].get("id") if position > 0 else None
-    anchor = next((cell for cell in cells if anchor_id and cell.get("id") == anchor_id), previous_check)
-    return index_of(cells, anchor) + 1 if anchor is not None else len(cells)
-
-
-def check_positions(notebook: nbformat.NotebookNode) -> dict[int, str]:
-    """The check cells by their nbval number (the index among code cells), with their labels."""
-    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    return {number: check_label(cell) for number, cell in enumerate(code_cells) if is_check(cell)}
-
-
 # -- running it under nbval -----------------------------------------------------------------------
 
 def grading_environment(options: GradingOptions) -> dict[str, str]:
@@ -276,7 +196,7 @@ def grading_environment(options: GradingOptions) -> dict[str, str]:
 def nbval_command(notebook: Path, report: Path, options: GradingOptions) -> list[str]:
     """The pytest command that runs one notebook under nbval and records every cell."""
     return [sys.executable, "-m", "pytest", str(notebook), "--nbval-lax", "--nbval-current-env",
-            f"--nbval-cell-timeout={options.cell_timeout:g}", "-p", "dcgan_course.grading",
+            f"--nbval-cell-timeout={options.cell_timeout:g}", "-p", "dcgan_course.grading_plugin",
             f"{REPORT_OPTION}={report}", "-p", "no:cacheprovider", "-q", "--no-header", "--tb=line",
             "-c", str(notebook.parent / "pytest.ini"), "--rootdir", str(notebook.parent)]
 
@@ -383,139 +303,3 @@ def grade(submissions: Path, reference: Path, options: GradingOptions = GradingO
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         return list(pool.map(grade_one, work))
-
-
-# -- reports --------------------------------------------------------------------------------------
-
-def grades_csv(grades: Sequence[NotebookGrade]) -> str:
-    """The grade table as CSV: one row per student and notebook."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for row in grades:
-        writer.writerow([row.student, row.notebook, row.checks_passed, row.checks_total,
-                         f"{row.score:.1f}", row.status, row.first_error])
-    return buffer.getvalue()
-
-
-def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
-    """A Markdown table as lines."""
-    def line(cells: Sequence[object]) -> str:
-        return "| " + " | ".join(str(cell).replace("|", "\\|").replace("\n", " ") for cell in cells) + " |"
-
-    return [line(header), line(["---"] * len(header)), *(line(row) for row in rows)]
-
-
-def markdown_summary(grades: Sequence[NotebookGrade], note: str = "") -> str:
-    """Per-student and per-exercise tables, per-check pass rates and every problem, in Markdown."""
-    course = sorted({row.notebook for row in grades if row.status not in (UNKNOWN, BAD_NAME)})
-    problems = [[row.student, row.notebook, row.status, shorten(row.first_error)]
-                for row in grades if row.status != GRADED or row.first_error]
-    problem_table = markdown_table(["student", "notebook", "status", "first error"], problems)
-    sections = [
-        ("Per student", per_student_table(grades, course)),
-        ("Per exercise", per_exercise_table(grades, course)),
-        ("Per check", per_check_table(grades)),
-        ("Problems and failed checks", problem_table if problems else ["None: every check passed."]),
-    ]
-    lines = ["# Grades", "", *([note, ""] if note else [])]
-    for title, table in sections:
-        lines += [f"## {title}", "", *table, ""]
-    return "\n".join(lines)
-
-
-def per_student_table(grades: Sequence[NotebookGrade], course: Sequence[str]) -> list[str]:
-    """One row per student: passed/total for each exercise, then overall."""
-    by_key = {(row.student, row.notebook): row for row in grades}
-    rows = []
-    for student in sorted({row.student for row in grades if row.student}):
-        own = [by_key[student, notebook] for notebook in course if (student, notebook) in by_key]
-        passed, total = sum(row.checks_passed for row in own), sum(row.checks_total for row in own)
-        overall = f"{passed}/{total} ({100.0 * passed / total if total else 0.0:.1f} %)"
-        rows.append([student, *(score_text(by_key.get((student, notebook))) for notebook in course), overall])
-    return markdown_table(["student", *course, "total"], rows)
-
-
-def per_exercise_table(grades: Sequence[NotebookGrade], course: Sequence[str]) -> list[str]:
-    """One row per exercise: how many students, mean score, full marks, the most common first error."""
-    rows = []
-    for notebook in course:
-        own = [row for row in grades if row.notebook == notebook]
-        errors = Counter(row.first_error for row in own if row.first_error)
-        rows.append([notebook, len(own), f"{sum(row.score for row in own) / len(own):.1f}",
-                     sum(row.score == 100.0 for row in own),
-                     shorten(errors.most_common(1)[0][0]) if errors else ""])
-    return markdown_table(["notebook", "students", "mean score", "full marks", "most common first error"],
-                          rows)
-
-
-def per_check_table(grades: Sequence[NotebookGrade]) -> list[str]:
-    """One row per check: how many of the students who ran it passed."""
-    results: dict[tuple[str, str], list[bool]] = {}
-    for row in grades:
-        for check in row.checks:
-            results.setdefault((row.notebook, check.label), []).append(check.passed)
-    return markdown_table(["notebook", "check", "passed"],
-                          [[notebook, f"`{label}`", f"{sum(passed)}/{len(passed)}"]
-                           for (notebook, label), passed in results.items()])
-
-
-def shorten(text: str, limit: int = MARKDOWN_TEXT_LIMIT) -> str:
-    """Cut long text for a table cell (the CSV keeps it whole)."""
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def score_text(row: NotebookGrade | None) -> str:
-    """One table cell: passed/total, with the status when the notebook was not simply graded."""
-    if row is None:
-        return ""
-    text = f"{row.checks_passed}/{row.checks_total}"
-    return text if row.status == GRADED else f"{text} ({row.status})"
-
-
-def describe_run(reference: Path, options: GradingOptions) -> str:
-    """One sentence saying how a run was graded, for the top of the summary."""
-    mode = "fast mode (DCGAN_COURSE_FAST=1)" if options.fast else "full mode"
-    return (f"Checks restored from `{reference}`; run under nbval in {mode}, "
-            f"{options.cell_timeout:g} s per cell.")
-
-
-def write_reports(grades: Sequence[NotebookGrade], csv_path: Path, note: str = "") -> Path:
-    """Write the CSV and, next to it, the Markdown summary; returns the summary's path."""
-    csv_path.parent.mkdir(parents=True, exist_ok=True)
-    csv_path.write_text(grades_csv(grades), encoding="utf-8")
-    summary_path = csv_path.with_suffix(".md")
-    summary_path.write_text(markdown_summary(grades, note), encoding="utf-8")
-    return summary_path
-
-
-# -- the pytest plugin side (loaded in the nbval subprocess with -p dcgan_course.grading) ----------
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    """Add the option naming the file that receives one JSON line per notebook cell."""
-    parser.addoption(REPORT_OPTION, default=None, help="write nbval cell outcomes to this JSON-lines file")
-
-
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> None:
-    """Record an nbval cell's outcome and the first line of its error (the report itself is left alone)."""
-    path = item.config.getoption(REPORT_OPTION)
-    if path is None or call.when != "call" or not hasattr(item, "cell_num"):
-        return
-    error = "" if call.excinfo is None else cell_error(item, call.excinfo.value)
-    record = {"cell": item.cell_num, "passed": call.excinfo is None, "error": error,
-              "timed_out": error.startswith("Timeout")}
-    with open(path, "a", encoding="utf-8") as report:
-        report.write(json.dumps(record) + "\n")
-
-
-def cell_error(item: pytest.Item, exception: BaseException) -> str:
-    """The first line of a failed cell's error: a time-out, else the kernel's ``Name: message``."""
-    message = str(exception).strip().splitlines()[0] if str(exception).strip() else type(exception).__name__
-    if message.startswith("Timeout"):
-        return message
-    outputs = getattr(item, "test_outputs", None) or []
-    error = next((output for output in outputs if output.get("output_type") == "error"), None)
-    if error is None:
-        return message
-    value = str(error.get("evalue", "")).strip().splitlines()
-    return f"{error['ename']}: {value[0]}" if value else error["ename"]

@@ -144,7 +144,7 @@ def train_auxiliary_gan(
     bar = tqdm(total=epochs * (len(data) // batch_size), desc="K+1 GAN" if k_plus_one else "AC-GAN",
                disable=not progress)
     for _ in range(epochs):
-        for real_images, _ in data.batches(batch_size, shuffle=True, generator=rng):
+        for real_images, _ in data.batches(batch_size, shuffle=True, rng=rng):
             pick = torch.randint(len(labelled), (batch_size,), generator=rng).to(device)
             noise = torch.randn(batch_size, generator.latent_dim, generator=rng).to(device)
             batch = (real_images, labelled.images[pick], labelled.labels[pick], noise)
@@ -224,7 +224,7 @@ def fine_tune(
         model.train()
         if freeze:
             model.blocks.eval()
-        for images, labels in labelled.batches(batch_size, shuffle=True, generator=rng, drop_last=False):
+        for images, labels in labelled.batches(batch_size, shuffle=True, rng=rng, drop_last=False):
             loss = F.cross_entropy(model(images), labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

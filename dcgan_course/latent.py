@@ -18,8 +18,8 @@ def sample_latents(
     count: int, latent_dim: int = 100, seed: int = 0, device: torch.device | str = "cpu"
 ) -> torch.Tensor:
     """``count`` latent codes z ~ N(0, I), reproducible from ``seed``."""
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randn(count, latent_dim, generator=generator).to(device)
+    rng = torch.Generator().manual_seed(seed)
+    return torch.randn(count, latent_dim, generator=rng).to(device)
 
 
 def as_fractions(t: torch.Tensor | float, like: torch.Tensor) -> torch.Tensor:

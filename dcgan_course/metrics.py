@@ -15,8 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import ImageData
-from .models import Generator
-from .train import generate
+from .models import Generator, generate
 
 SAMPLE_SIZE = 1000
 CLASSIFIER_EPOCHS = 8
@@ -44,15 +43,15 @@ class FeatureClassifier(nn.Module):
 
 def train_classifier(data: ImageData, epochs: int = CLASSIFIER_EPOCHS, seed: int = 0) -> FeatureClassifier:
     """Fit the feature classifier on labelled real images (CPU, a few seconds for digits)."""
-    generator = torch.Generator().manual_seed(seed)
+    rng = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     data = data.to("cpu")
     if len(data) > CLASSIFIER_TRAIN_LIMIT:
-        data = data.subset(torch.randperm(len(data), generator=generator)[:CLASSIFIER_TRAIN_LIMIT])
+        data = data.subset(torch.randperm(len(data), generator=rng)[:CLASSIFIER_TRAIN_LIMIT])
     model = FeatureClassifier(data.channels, data.image_size, data.num_classes)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     for _ in range(epochs):
-        for images, labels in data.batches(64, shuffle=True, generator=generator, drop_last=False):
+        for images, labels in data.batches(64, shuffle=True, rng=rng, drop_last=False):
             optimizer.zero_grad(set_to_none=True)
             F.cross_entropy(model(images), labels).backward()
             optimizer.step()

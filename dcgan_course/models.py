@@ -159,6 +159,12 @@ def evaluation_mode(model: nn.Module) -> Iterator[nn.Module]:
         model.train(was_training)
 
 
+def generate(generator: Generator, noise: torch.Tensor) -> torch.Tensor:
+    """Samples from G in inference mode (BatchNorm running statistics), returned on the CPU."""
+    with torch.no_grad(), evaluation_mode(generator):
+        return generator(noise.to(model_device(generator))).float().cpu()
+
+
 def init_weights(module: nn.Module) -> None:
     """The paper's init: conv weights ~ N(0, 0.02); BatchNorm scale ~ N(1, 0.02), shift 0."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):

@@ -22,8 +22,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import features, models
+from .checkpoint import load_checkpoint, models_from_checkpoint
 from .data import ImageData, load_dataset
-from .train import load_checkpoint, models_from_checkpoint
 
 CLASSIFIERS = ("ridge", "svm", "logistic")
 FeatureSets = dict[str, tuple[torch.Tensor, torch.Tensor]]

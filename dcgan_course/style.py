@@ -1,8 +1,8 @@
-"""Neural style transfer: content and Gram-matrix style losses, by optimisation and feed-forward.
+"""Neural style transfer by optimisation: content and Gram-matrix style losses, feature networks.
 
 Gatys et al. (2016) optimise the pixels of an image so its deep features match a content
-image while its feature correlations (Gram matrices) match a style image. Johnson et al. (2016)
-train a network to do the same in one forward pass. Images are (N, 3, H, W) in [-1, 1].
+image while its feature correlations (Gram matrices) match a style image. Images are
+(N, 3, H, W) in [-1, 1]. The one-pass network of Johnson et al. is in ``style_feedforward``.
 """
 
 from __future__ import annotations
@@ -18,11 +18,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import settings
 from .colab import running_on_colab
 from .models import model_device
 
-SAMPLE_IMAGES = ("china", "flower", "grace_hopper", "waves")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 VGG_STYLE_LAYERS = (1, 6, 11, 20, 29)  # relu1_1, relu2_1, relu3_1, relu4_1, relu5_1
@@ -31,67 +29,6 @@ VGG_CONTENT_LAYER = 22  # relu4_2
 
 class WeightsUnavailableError(RuntimeError):
     """Pretrained weights could not be loaded (usually: offline and not cached)."""
-
-
-# --- images ---------------------------------------------------------------------------------------
-
-def pil_to_tensor(image, size: int) -> torch.Tensor:
-    """A PIL image -> (1, 3, size, size) in [-1, 1]: shorter side resized to ``size``, centre-cropped."""
-    from torchvision.transforms import functional as TF
-
-    image = TF.center_crop(TF.resize(image.convert("RGB"), size, antialias=True), size)
-    return TF.to_tensor(image).unsqueeze(0) * 2.0 - 1.0
-
-
-def load_image(path: str | Path, size: int = 256) -> torch.Tensor:
-    """Read an image file as a (1, 3, size, size) tensor in [-1, 1]; clear errors for bad files."""
-    from PIL import Image, UnidentifiedImageError
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No image file at {path}.")
-    try:
-        with Image.open(path) as image:
-            return pil_to_tensor(image, size)
-    except (UnidentifiedImageError, OSError) as error:
-        raise ValueError(f"Cannot read {path} as an image ({error}). Use a JPEG or PNG file.") from error
-
-
-def save_image(image: torch.Tensor, path: str | Path) -> Path:
-    """Write a (1, 3, H, W) or (3, H, W) image in [-1, 1] to a PNG/JPEG file."""
-    from torchvision.utils import save_image as write
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write((image.detach().float().cpu() + 1.0) / 2.0, path)
-    return path
-
-
-def waves(size: int) -> torch.Tensor:
-    """A generated, colourful swirl pattern: a style image that needs no file at all."""
-    coords = torch.linspace(0, 6 * torch.pi, size)
-    y, x = torch.meshgrid(coords, coords, indexing="ij")
-    phase = torch.sin(x + 2.0 * torch.sin(0.5 * y)) + torch.cos(0.7 * y - 1.5 * torch.cos(0.4 * x))
-    channels = [torch.sin(2.0 * phase + shift) for shift in (0.0, 2.1, 4.2)]
-    return (0.9 * torch.stack(channels)).unsqueeze(0)
-
-
-def sample_image(name: str, size: int = 256) -> torch.Tensor:
-    """An image that ships with a dependency (scikit-learn, matplotlib) or is generated, in [-1, 1]."""
-    from PIL import Image
-
-    if name == "waves":
-        return waves(size)
-    if name in ("china", "flower"):
-        from sklearn.datasets import load_sample_image
-
-        return pil_to_tensor(Image.fromarray(load_sample_image(f"{name}.jpg")), size)
-    if name == "grace_hopper":
-        from matplotlib import cbook
-
-        with Image.open(cbook.get_sample_data("grace_hopper.jpg")) as image:
-            return pil_to_tensor(image, size)
-    raise ValueError(f"Unknown sample image '{name}'. Choose one of: {', '.join(SAMPLE_IMAGES)}.")
 
 
 # --- losses ----------------------------------------------------------------------------------------
@@ -327,122 +264,3 @@ def structure_similarity(image: torch.Tensor, reference: torch.Tensor, blur: int
 
     a, b = layout(image), layout(reference)
     return float(np.corrcoef(a.numpy(), b.numpy())[0, 1])
-
-
-# --- feed-forward transfer (Johnson et al.) --------------------------------------------------------
-
-def conv_layer(in_channels: int, out_channels: int, kernel: int, stride: int = 1) -> nn.Sequential:
-    """Reflection-padded convolution -> InstanceNorm -> ReLU (Johnson et al. with Ulyanov's norm)."""
-    return nn.Sequential(
-        nn.ReflectionPad2d(kernel // 2),
-        nn.Conv2d(in_channels, out_channels, kernel, stride=stride),
-        nn.InstanceNorm2d(out_channels, affine=True),
-        nn.ReLU(),
-    )
-
-
-class ResidualBlock(nn.Module):
-    """Two 3x3 convolutions whose output is added to the input."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(conv_layer(channels, channels, 3), nn.ReflectionPad2d(1),
-                                  nn.Conv2d(channels, channels, 3), nn.InstanceNorm2d(channels, affine=True))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x + F(x)."""
-        return x + self.body(x)
-
-
-class TransformNetwork(nn.Module):
-    """Downsample twice, a few residual blocks, upsample twice: one forward pass stylises an image."""
-
-    def __init__(self, width: int = 32, residual_blocks: int = 5) -> None:
-        super().__init__()
-        self.encode = nn.Sequential(conv_layer(3, width, 9), conv_layer(width, 2 * width, 3, stride=2),
-                                    conv_layer(2 * width, 4 * width, 3, stride=2))
-        self.transform = nn.Sequential(*[ResidualBlock(4 * width) for _ in range(residual_blocks)])
-        self.decode = nn.Sequential(
-            nn.Upsample(scale_factor=2, mode="nearest"), conv_layer(4 * width, 2 * width, 3),
-            nn.Upsample(scale_factor=2, mode="nearest"), conv_layer(2 * width, width, 3),
-            nn.ReflectionPad2d(4), nn.Conv2d(width, 3, 9), nn.Tanh(),
-        )
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Content images (N, 3, H, W), H and W divisible by 4 -> stylised images in [-1, 1]."""
-        return self.decode(self.transform(self.encode(images)))
-
-
-def random_crops(
-    images: Sequence[torch.Tensor], count: int, size: int, generator: torch.Generator
-) -> torch.Tensor:
-    """``count`` random square crops (with random flips) from a list of (1, 3, H, W) images."""
-    crops = []
-    for _ in range(count):
-        image = images[int(torch.randint(len(images), (1,), generator=generator))]
-        top = int(torch.randint(image.shape[-2] - size + 1, (1,), generator=generator))
-        left = int(torch.randint(image.shape[-1] - size + 1, (1,), generator=generator))
-        crop = image[..., top : top + size, left : left + size]
-        crops.append(crop.flip(-1) if torch.rand(1, generator=generator) < 0.5 else crop)
-    return torch.cat(crops)
-
-
-@dataclass
-class FeedForwardHistory:
-    """Per-step unweighted content and style losses of the transform network's outputs."""
-
-    content_loss: list[float] = field(default_factory=list)
-    style_loss: list[float] = field(default_factory=list)
-    seconds: float = 0.0
-
-
-def train_feedforward(
-    transform: TransformNetwork,
-    style: torch.Tensor,
-    content_images: Sequence[torch.Tensor],
-    network: FeatureNetwork,
-    steps: int = 500,
-    batch_size: int = 4,
-    crop_size: int = 64,
-    style_weight: float | None = None,
-    content_weight: float = 1.0,
-    lr: float = 1e-3,
-    seed: int = settings.DEFAULT_SEED,
-    progress: bool = True,
-) -> FeedForwardHistory:
-    """Train ``transform`` so its outputs on random content crops minimise content + w * style loss."""
-    device = model_device(network)
-    transform.to(device).train()
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        _, style_features = network(style.to(device))
-    grams = [gram_matrix(f) for f in style_features]
-    weight = network.style_weight if style_weight is None else style_weight
-    optimizer = torch.optim.Adam(transform.parameters(), lr=lr)
-    history = FeedForwardHistory()
-    start = time.perf_counter()
-    for _ in tqdm(range(steps), desc="training transform network", disable=not progress):
-        batch = random_crops(content_images, batch_size, crop_size, generator).to(device)
-        with torch.no_grad():
-            content_features, _ = network(batch)
-        targets = StyleTargets(content_features, grams)
-        optimizer.zero_grad(set_to_none=True)
-        c_loss, s_loss = measure(network, transform(batch), targets)
-        (content_weight * c_loss + weight * s_loss).backward()
-        optimizer.step()
-        history.content_loss.append(c_loss.item())
-        history.style_loss.append(s_loss.item())
-    history.seconds = time.perf_counter() - start
-    return history
-
-
-def apply_style(transform: TransformNetwork, content: torch.Tensor) -> tuple[torch.Tensor, float]:
-    """Stylise with one forward pass; returns the image and the seconds it took."""
-    transform.eval()
-    device = model_device(transform)
-    start = time.perf_counter()
-    with torch.no_grad():
-        image = transform(content.to(device))
-    if device.type == "cuda":
-        torch.cuda.synchronize()  # GPU work is asynchronous: wait before reading the clock
-    return image, time.perf_counter() - start

@@ -1,15 +1,14 @@
 """Adversarial training: the non-saturating GAN loss, one D step, one G step, and the loop.
 
-The loop keeps the whole (small) dataset on the device and indexes mini-batches from it, uses
-mixed precision on CUDA, and writes atomic checkpoints from which a run resumes exactly.
+Read top to bottom: the loss, the optimisers, a D update and a G update, the two combined into
+one training step, the History a run records, and ``train_gan``, the loop. The loop keeps the
+whole (small) dataset on the device and indexes mini-batches from it; mixed precision lives in
+``precision``, atomic checkpoints and exact resume in ``checkpoint``, the CUDA-graph replay of
+the step in ``cuda_graph``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,17 +20,15 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import settings
+from .checkpoint import load_checkpoint, model_config, restore_run, save_checkpoint
+from .cuda_graph import CUDAGraphStep, use_cuda_graph
 from .data import ImageData, load_dataset
-from .models import Discriminator, Generator, build_gan, evaluation_mode, model_device
+from .models import Discriminator, Generator, build_gan, generate
+from .precision import apply_step, autocast, grad_scaler
 
 ADAM_BETAS = (0.5, 0.999)
 LEARNING_RATE = 2e-4
 FIXED_NOISE_COUNT = 64
-CHECKPOINT_FORMAT = 1
-
-
-class CheckpointError(ValueError):
-    """A checkpoint is unreadable, truncated, or belongs to a different model or run."""
 
 
 def gan_loss(logits: torch.Tensor, target_is_real: bool) -> torch.Tensor:
@@ -52,24 +49,6 @@ def make_optimizers(
         torch.optim.Adam(generator.parameters(), lr=lr, betas=betas, capturable=capturable),
         torch.optim.Adam(discriminator.parameters(), lr=lr, betas=betas, capturable=capturable),
     )
-
-
-def autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """Mixed-precision autocast on CUDA (bfloat16 where supported, else float16), a no-op elsewhere."""
-    if settings.use_amp(device):  # no weight-cast cache, so the step can be captured as a CUDA graph
-        return torch.autocast(device_type="cuda", dtype=settings.amp_dtype(), cache_enabled=False)
-    return contextlib.nullcontext()
-
-
-def apply_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler: Any | None) -> None:
-    """Backpropagate ``loss`` and update, through the AMP gradient scaler when there is one."""
-    if scaler is None:
-        loss.backward()
-        optimizer.step()
-    else:
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
 
 
 def discriminator_update(
@@ -159,70 +138,6 @@ def training_step(
     return torch.stack([step[key] for key in STEP_KEYS])
 
 
-def optimizer_snapshot(optimizer: torch.optim.Optimizer) -> dict[torch.Tensor, dict[str, torch.Tensor]]:
-    """Copies of the optimiser's per-parameter state tensors (empty for a fresh optimiser)."""
-    return {param: {key: value.clone() for key, value in state.items() if torch.is_tensor(value)}
-            for param, state in optimizer.state.items()}
-
-
-def restore_optimizer_in_place(optimizer: torch.optim.Optimizer, snapshot: dict) -> None:
-    """Put back a snapshot without replacing tensors (a captured graph keeps their addresses).
-
-    State created after the snapshot (a fresh Adam's moments and step count) goes back to zero.
-    """
-    for param, state in optimizer.state.items():
-        before = snapshot.get(param, {})
-        for key, value in state.items():
-            if torch.is_tensor(value) and key in before:
-                value.copy_(before[key])
-            elif torch.is_tensor(value):
-                value.zero_()
-
-
-class CUDAGraphStep:
-    """``training_step`` captured once as a CUDA graph and replayed for every batch.
-
-    Small GANs leave a GPU idle while Python launches hundreds of tiny kernels per step; replaying
-    a recorded graph launches them all at once (3-5x faster here). Needs capturable optimisers and
-    no gradient scaler (bfloat16 autocast).
-    """
-
-    def __init__(self, generator: nn.Module, discriminator: nn.Module, opt_g: torch.optim.Optimizer,
-                 opt_d: torch.optim.Optimizer, real_images: torch.Tensor, noise: torch.Tensor) -> None:
-        self.real_images, self.noise = real_images.clone(), noise.clone()
-        models = (generator, discriminator)
-        model_states = [copy.deepcopy(model.state_dict()) for model in models]
-        optimizer_states = [optimizer_snapshot(optimizer) for optimizer in (opt_g, opt_d)]
-        side_stream = torch.cuda.Stream()
-        side_stream.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side_stream):  # warm-up steps allocate gradients and optimiser state
-            for _ in range(3):
-                training_step(generator, discriminator, opt_g, opt_d, self.real_images, self.noise)
-        torch.cuda.current_stream().wait_stream(side_stream)
-        for model, state in zip(models, model_states, strict=True):  # undo the warm-up, in place
-            model.load_state_dict(state)
-        for optimizer, state in zip((opt_g, opt_d), optimizer_states, strict=True):
-            restore_optimizer_in_place(optimizer, state)
-        opt_g.zero_grad(set_to_none=True)
-        opt_d.zero_grad(set_to_none=True)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
-            self.output = training_step(generator, discriminator, opt_g, opt_d, self.real_images,
-                                        self.noise)
-
-    def __call__(self, real_images: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        """Run the recorded step on a new batch."""
-        self.real_images.copy_(real_images)
-        self.noise.copy_(noise)
-        self.graph.replay()
-        return self.output.clone()
-
-
-def use_cuda_graph(device: torch.device) -> bool:
-    """Graph capture pays off on CUDA when bfloat16 autocast makes the gradient scaler unnecessary."""
-    return device.type == "cuda" and settings.amp_dtype() == torch.bfloat16
-
-
 @dataclass
 class History:
     """What happened during training: per-step losses and D outputs, per-epoch sample grids."""
@@ -244,93 +159,6 @@ class History:
     def curves(self) -> dict[str, list[float]]:
         """The per-step curves, for plotting or JSON."""
         return {key: getattr(self, key) for key in ("loss_d", "loss_g", "d_real", "d_fake")}
-
-
-def generate(generator: Generator, noise: torch.Tensor) -> torch.Tensor:
-    """Samples from G in inference mode (BatchNorm running statistics), returned on the CPU."""
-    with torch.no_grad(), evaluation_mode(generator):
-        return generator(noise.to(model_device(generator))).float().cpu()
-
-
-def model_config(generator: Generator, discriminator: Discriminator) -> dict[str, int]:
-    """The architecture numbers needed to rebuild both networks from a checkpoint."""
-    return {
-        "image_size": generator.image_size,
-        "channels": generator.channels,
-        "latent_dim": generator.latent_dim,
-        "base_width": discriminator.base_width,
-    }
-
-
-def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
-    """Write ``state`` with torch.save to a temp file in the same folder, then rename it into place.
-
-    A crash mid-write leaves the previous checkpoint intact.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as temp_file:
-            torch.save({"format": CHECKPOINT_FORMAT, **state}, temp_file)
-            temp_file.flush()
-            os.fsync(temp_file.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-
-
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a checkpoint written by ``save_checkpoint``; unreadable files raise ``CheckpointError``."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"No checkpoint at {path}.")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for a damaged file
-        raise CheckpointError(
-            f"Checkpoint {path} is corrupt or truncated ({type(error).__name__}: {error}). "
-            "Delete it and train again, or point to another checkpoint."
-        ) from error
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path} is not a dcgan-course checkpoint (format {CHECKPOINT_FORMAT}).")
-    return state
-
-
-def models_from_checkpoint(
-    state: dict[str, Any], device: torch.device | str = "cpu"
-) -> tuple[Generator, Discriminator]:
-    """Rebuild the generator and discriminator stored in a loaded checkpoint."""
-    config = state["config"]
-    generator, discriminator = build_gan(
-        config["image_size"], config["channels"], config["latent_dim"], config["base_width"], device
-    )
-    generator.load_state_dict(state["generator"])
-    discriminator.load_state_dict(state["discriminator"])
-    return generator, discriminator
-
-
-def restore_run(
-    state: dict[str, Any],
-    config: dict[str, Any],
-    modules: dict[str, Any],
-    rng: torch.Generator,
-) -> History:
-    """Load models, optimisers, scaler and RNG state from a checkpoint into a live run."""
-    mismatched = {k: (state["config"].get(k), v) for k, v in config.items() if state["config"].get(k) != v}
-    if mismatched:
-        details = ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in mismatched.items())
-        raise CheckpointError(f"The checkpoint belongs to a different run ({details}).")
-    try:
-        for name, module in modules.items():
-            if module is not None:
-                module.load_state_dict(state[name])
-    except (KeyError, RuntimeError) as error:
-        raise CheckpointError(f"The checkpoint does not fit these models: {error}") from error
-    rng.set_state(state["rng"])
-    torch.set_rng_state(state["torch_rng"])
-    return History(**state["history"])
 
 
 def train_gan(
@@ -360,8 +188,7 @@ def train_gan(
     data = data.to(device)
     graphed = use_cuda_graph(device)
     opt_g, opt_d = make_optimizers(generator, discriminator, lr, capturable=graphed)
-    needs_scaler = settings.use_amp(device) and settings.amp_dtype() == torch.float16
-    scaler = torch.amp.GradScaler("cuda") if needs_scaler else None
+    scaler = grad_scaler(device)
     rng = torch.Generator().manual_seed(seed)  # batch order and noise: saved for exact resume
     torch.manual_seed(seed)
     config = {**model_config(generator, discriminator), "batch_size": batch_size, "lr": lr, "seed": seed}
@@ -369,7 +196,7 @@ def train_gan(
                "scaler": scaler}
     history = History(fixed_noise=torch.randn(FIXED_NOISE_COUNT, generator.latent_dim, generator=rng))
     if resume and checkpoint_path is not None and Path(checkpoint_path).exists():
-        history = restore_run(load_checkpoint(checkpoint_path), config, modules, rng)
+        history = History(**restore_run(load_checkpoint(checkpoint_path), config, modules, rng))
     steps_per_epoch = len(data) // batch_size
     remaining = max(0, epochs - history.epochs_done) * steps_per_epoch
     bar = tqdm(total=remaining, desc="training GAN", unit="step", disable=not progress)
@@ -379,10 +206,11 @@ def train_gan(
         generator.train()
         discriminator.train()
         epoch_steps = []
-        for real_images, _ in data.batches(batch_size, shuffle=True, generator=rng):
+        for real_images, _ in data.batches(batch_size, shuffle=True, rng=rng):
             noise = torch.randn(batch_size, generator.latent_dim, generator=rng).to(device, non_blocking=True)
             if graphed and step_fn is None:
-                step_fn = CUDAGraphStep(generator, discriminator, opt_g, opt_d, real_images, noise)
+                step_fn = CUDAGraphStep(training_step, generator, discriminator, opt_g, opt_d,
+                                        real_images, noise)
             if step_fn is not None:
                 epoch_steps.append(step_fn(real_images, noise))
             else:

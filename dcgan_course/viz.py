@@ -1,17 +1,83 @@
-"""Pictures instead of numbers: image grids, training curves and image strips."""
+"""Pictures instead of numbers: image files, grids, training curves, image strips and widgets.
+
+Every image tensor in the course is (N, C, H, W) in [-1, 1]; this module is the one place that
+maps it to [0, 1] for the screen or for a file, and reads image files back into that range.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
 from torchvision.utils import make_grid
 
+SAMPLE_IMAGES = ("china", "flower", "grace_hopper", "waves")
+
 
 def to_display(images: torch.Tensor) -> torch.Tensor:
     """Map images from [-1, 1] to [0, 1] on the CPU, ready for plotting."""
     return ((images.detach().float().cpu() + 1.0) / 2.0).clamp(0.0, 1.0)
+
+
+def pil_to_tensor(image, size: int) -> torch.Tensor:
+    """A PIL image -> (1, 3, size, size) in [-1, 1]: shorter side resized to ``size``, centre-cropped."""
+    from torchvision.transforms import functional as TF
+
+    image = TF.center_crop(TF.resize(image.convert("RGB"), size, antialias=True), size)
+    return TF.to_tensor(image).unsqueeze(0) * 2.0 - 1.0
+
+
+def load_image(path: str | Path, size: int = 256) -> torch.Tensor:
+    """Read an image file as a (1, 3, size, size) tensor in [-1, 1]; clear errors for bad files."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No image file at {path}.")
+    try:
+        with Image.open(path) as image:
+            return pil_to_tensor(image, size)
+    except (UnidentifiedImageError, OSError) as error:
+        raise ValueError(f"Cannot read {path} as an image ({error}). Use a JPEG or PNG file.") from error
+
+
+def save_image(images: torch.Tensor, path: str | Path, nrow: int = 8) -> Path:
+    """Write an image (C, H, W) or a batch (N, C, H, W) in [-1, 1] to a PNG/JPEG file, as one grid."""
+    from torchvision.utils import save_image as write
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write(to_display(images), path, nrow=nrow)
+    return path
+
+
+def waves(size: int) -> torch.Tensor:
+    """A generated, colourful swirl pattern: a style image that needs no file at all."""
+    coords = torch.linspace(0, 6 * torch.pi, size)
+    y, x = torch.meshgrid(coords, coords, indexing="ij")
+    phase = torch.sin(x + 2.0 * torch.sin(0.5 * y)) + torch.cos(0.7 * y - 1.5 * torch.cos(0.4 * x))
+    channels = [torch.sin(2.0 * phase + shift) for shift in (0.0, 2.1, 4.2)]
+    return (0.9 * torch.stack(channels)).unsqueeze(0)
+
+
+def sample_image(name: str, size: int = 256) -> torch.Tensor:
+    """An image that ships with a dependency (scikit-learn, matplotlib) or is generated, in [-1, 1]."""
+    from PIL import Image
+
+    if name == "waves":
+        return waves(size)
+    if name in ("china", "flower"):
+        from sklearn.datasets import load_sample_image
+
+        return pil_to_tensor(Image.fromarray(load_sample_image(f"{name}.jpg")), size)
+    if name == "grace_hopper":
+        from matplotlib import cbook
+
+        with Image.open(cbook.get_sample_data("grace_hopper.jpg")) as image:
+            return pil_to_tensor(image, size)
+    raise ValueError(f"Unknown sample image '{name}'. Choose one of: {', '.join(SAMPLE_IMAGES)}.")
 
 
 def image_grid(images: torch.Tensor, nrow: int = 8, padding: int = 2) -> torch.Tensor:
@@ -135,7 +201,7 @@ def latent_explorer(
     instead: one row per direction, ``steps`` amounts from -limit to +limit.
     """
     from .latent import walk
-    from .train import generate
+    from .models import generate
 
     units = {name: d / d.norm() for name, d in directions.items()}
 

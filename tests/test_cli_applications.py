@@ -2,13 +2,13 @@
 
 import json
 
-from dcgan_course import cli, style
+from dcgan_course import cli, viz
 
 
 def test_stylize_writes_the_image_and_prints_both_losses(tmp_path, capsys):
     content, painting = tmp_path / "content.png", tmp_path / "style.png"
-    style.save_image(style.sample_image("grace_hopper", 32), content)
-    style.save_image(style.sample_image("waves", 32), painting)
+    viz.save_image(viz.sample_image("grace_hopper", 32), content)
+    viz.save_image(viz.sample_image("waves", 32), painting)
     out = tmp_path / "out.png"
     code = cli.main(["stylize", "--content", str(content), "--style", str(painting), "--out", str(out),
                      "--steps", "3", "--size", "32", "--network", "random"])

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
+from dcgan_course.checkpoint import load_checkpoint
 from dcgan_course.cli import main
-from dcgan_course.train import load_checkpoint
 
 
 def test_train_writes_checkpoint_samples_history_and_score(tmp_path, capsys):

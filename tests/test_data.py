@@ -86,7 +86,7 @@ def test_rgb_to_gray_uses_luma_weights():
 
 def test_batches_cover_the_data_once_per_epoch_without_repeats():
     data = load_dataset(limit=100)
-    seen = torch.cat([labels for _, labels in data.batches(32, generator=torch.Generator().manual_seed(1))])
+    seen = torch.cat([labels for _, labels in data.batches(32, rng=torch.Generator().manual_seed(1))])
     assert len(seen) == 96
     index_batches = list(data.subset(slice(0, 10)).batches(4, shuffle=False, drop_last=False))
     assert [len(images) for images, _ in index_batches] == [4, 4, 2]

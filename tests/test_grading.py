@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dcgan_course import cli, grading
+from dcgan_course import check_cells, cli, grading, grading_reports
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 NAME = "01_arithmetic.ipynb"
@@ -117,7 +117,7 @@ def score(graded_class, student: str, notebook: str = NAME) -> tuple[str, str, s
 @pytest.mark.notebooks
 def test_grading_exits_zero_even_when_students_fail(graded_class):
     assert graded_class["exit_code"] == 0
-    assert list(graded_class["csv_rows"][0]) == list(grading.CSV_COLUMNS)
+    assert list(graded_class["csv_rows"][0]) == list(grading_reports.CSV_COLUMNS)
 
 
 @pytest.mark.notebooks
@@ -240,7 +240,7 @@ def test_restored_check_replaces_an_edit_and_a_deleted_one_returns_after_its_cel
     cell(student, "check-add").outputs = [nbformat.v4.new_output("stream", text="old")]
     student.cells.remove(cell(student, "check-hypotenuse"))
     student.cells.append(nbformat.v4.new_code_cell("print('my own cell')", id="mine"))
-    graded = grading.restore_checks(student, reference)
+    graded = check_cells.restore_checks(student, reference)
     assert [item.id for item in graded.cells] == [*(item.id for item in reference.cells), "mine"]
     assert cell(graded, "check-add").source == cell(reference, "check-add").source
     assert cell(graded, "check-add").outputs == []
@@ -251,11 +251,11 @@ def test_checks_without_ids_are_restored_by_order():
     reference, student = fixture("solutions"), fixture("exercises")
     for item in student.cells:
         item.id = f"new-{item.id}"
-        if grading.is_check(item):
+        if check_cells.is_check(item):
             item.source = "pass"
-    graded = grading.restore_checks(student, reference)
-    checks = [item for item in graded.cells if grading.is_check(item)]
-    expected = [item.source for item in reference.cells if grading.is_check(item)]
+    graded = check_cells.restore_checks(student, reference)
+    checks = [item for item in graded.cells if check_cells.is_check(item)]
+    expected = [item.source for item in reference.cells if check_cells.is_check(item)]
     assert [item.source for item in checks] == expected
     assert len(graded.cells) == len(student.cells)
 
@@ -288,8 +288,8 @@ def test_cells_a_student_tags_as_checks_do_not_count():
     duplicate = nbformat.v4.new_code_cell("print('✅')", id="check-add")
     duplicate.metadata["tags"] = ["check"]
     student.cells.append(duplicate)
-    graded = grading.restore_checks(student, fixture("solutions"))
-    assert list(grading.check_positions(graded)) == [2, 4]
+    graded = check_cells.restore_checks(student, fixture("solutions"))
+    assert list(check_cells.check_positions(graded)) == [2, 4]
 
 
 def test_a_malformed_notebook_is_invalid_not_a_grading_failure(tmp_path):

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from dcgan_course import style
+from dcgan_course import style, style_feedforward, viz
 from dcgan_course.models import build_gan
 
 
@@ -21,26 +21,26 @@ def test_style_loss_is_zero_for_the_style_itself_and_positive_otherwise():
     assert style.style_loss([f * 2 for f in features], grams).item() > 0.0
 
 
-@pytest.mark.parametrize("name", style.SAMPLE_IMAGES)
+@pytest.mark.parametrize("name", viz.SAMPLE_IMAGES)
 def test_sample_images_ship_offline_in_the_unit_range(name):
-    image = style.sample_image(name, 32)
+    image = viz.sample_image(name, 32)
     assert image.shape == (1, 3, 32, 32)
     assert -1.0 <= image.min() and image.max() <= 1.0
 
 
 def test_load_image_reports_missing_and_unreadable_files(tmp_path):
     with pytest.raises(FileNotFoundError):
-        style.load_image(tmp_path / "nope.jpg")
+        viz.load_image(tmp_path / "nope.jpg")
     broken = tmp_path / "broken.jpg"
     broken.write_text("not an image")
     with pytest.raises(ValueError, match="Cannot read"):
-        style.load_image(broken)
+        viz.load_image(broken)
 
 
 def test_save_then_load_round_trips_an_image(tmp_path):
-    image = style.sample_image("waves", 16)
-    path = style.save_image(image, tmp_path / "waves.png")
-    assert (style.load_image(path, 16) - image).abs().max() < 0.01
+    image = viz.sample_image("waves", 16)
+    path = viz.save_image(image, tmp_path / "waves.png")
+    assert (viz.load_image(path, 16) - image).abs().max() < 0.01
 
 
 def test_vgg19_falls_back_to_random_filters_with_a_message_when_weights_are_missing(monkeypatch, capsys):
@@ -62,7 +62,7 @@ def test_discriminator_network_reads_every_block_of_a_grayscale_discriminator_on
 
 
 def test_gatys_cuts_the_style_loss_tenfold_and_keeps_the_content_recognisable():
-    content, painting = style.sample_image("grace_hopper", 64), style.sample_image("waves", 64)
+    content, painting = viz.sample_image("grace_hopper", 64), viz.sample_image("waves", 64)
     result = style.stylize(content, painting, style.RandomFeatureNetwork(), steps=30, progress=False)
     assert result.style_loss[-1] <= result.style_loss[0] / 10
     kept = style.structure_similarity(result.image, content)
@@ -71,10 +71,10 @@ def test_gatys_cuts_the_style_loss_tenfold_and_keeps_the_content_recognisable():
 
 def test_feed_forward_training_lowers_the_style_loss():
     network = style.RandomFeatureNetwork(width=32)
-    transform = style.TransformNetwork(width=4, residual_blocks=1)
-    contents = [style.sample_image("china", 48), style.sample_image("grace_hopper", 48)]
-    history = style.train_feedforward(transform, style.sample_image("waves", 32), contents, network,
+    transform = style_feedforward.TransformNetwork(width=4, residual_blocks=1)
+    contents = [viz.sample_image("china", 48), viz.sample_image("grace_hopper", 48)]
+    history = style_feedforward.train_feedforward(transform, viz.sample_image("waves", 32), contents, network,
                                       steps=30, batch_size=2, crop_size=32, lr=1e-2, progress=False)
     assert sum(history.style_loss[-5:]) < 0.5 * sum(history.style_loss[:5])
-    image, seconds = style.apply_style(transform, contents[0])
+    image, seconds = style_feedforward.apply_style(transform, contents[0])
     assert image.shape == (1, 3, 48, 48) and seconds < 5.0

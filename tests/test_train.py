@@ -3,18 +3,11 @@ import math
 import pytest
 import torch
 
-from dcgan_course import train
+from dcgan_course import cuda_graph, train
+from dcgan_course.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from dcgan_course.data import load_dataset
 from dcgan_course.models import build_gan
-from dcgan_course.train import (
-    CheckpointError,
-    discriminator_step,
-    gan_loss,
-    generator_step,
-    load_checkpoint,
-    make_optimizers,
-    train_gan,
-)
+from dcgan_course.train import discriminator_step, gan_loss, generator_step, make_optimizers, train_gan
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +110,7 @@ def test_checkpoint_from_another_architecture_is_refused(small_data, tmp_path):
 
 def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     path = tmp_path / "checkpoint.pt"
-    train.save_checkpoint(path, {"epoch": 1})
+    save_checkpoint(path, {"epoch": 1})
 
     def crash(obj, file):
         file.write(b"half a checkpoint")
@@ -125,7 +118,7 @@ def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch, "save", crash)
     with pytest.raises(KeyboardInterrupt):
-        train.save_checkpoint(path, {"epoch": 2})
+        save_checkpoint(path, {"epoch": 2})
     assert load_checkpoint(path)["epoch"] == 1
     assert list(tmp_path.iterdir()) == [path]
 
@@ -146,14 +139,14 @@ def test_pretrained_gan_is_cached_between_calls():
 def test_optimizer_restore_in_place_keeps_tensors_and_rewinds_values():
     generator, discriminator = small_gan()
     opt_g, _ = make_optimizers(generator, discriminator)
-    fresh = train.optimizer_snapshot(opt_g)
+    fresh = cuda_graph.optimizer_snapshot(opt_g)
     generator_step(generator, discriminator, opt_g, torch.randn(4, 16))
-    after_one = train.optimizer_snapshot(opt_g)
+    after_one = cuda_graph.optimizer_snapshot(opt_g)
     tensors = {id(v) for state in opt_g.state.values() for v in state.values()}
     generator_step(generator, discriminator, opt_g, torch.randn(4, 16))
-    train.restore_optimizer_in_place(opt_g, after_one)
+    cuda_graph.restore_optimizer_in_place(opt_g, after_one)
     assert {id(v) for state in opt_g.state.values() for v in state.values()} == tensors
     for param, state in opt_g.state.items():
         assert all(torch.equal(state[k], after_one[param][k]) for k in after_one[param])
-    train.restore_optimizer_in_place(opt_g, fresh)
+    cuda_graph.restore_optimizer_in_place(opt_g, fresh)
     assert all(not v.any() for state in opt_g.state.values() for v in state.values())

@@ -1,4 +1,4 @@
-"""Exercise checks: one function per exercise, grouped by topic (``checks.gan``, ...).
+"""Exercise checks: one function per exercise, grouped by topic (``checks.networks``, ...).
 
 A check prints a single deterministic line starting with a tick when the learner's code is
 right, and raises ``AssertionError`` with a message naming the likely bug when it is not.
@@ -18,7 +18,7 @@ T = TypeVar("T")
 
 
 def __getattr__(topic: str) -> ModuleType:
-    """Import a topic's checks on first use, so ``checks.gan.check_generator(...)`` needs no extra import."""
+    """Import a topic's checks on first use: ``checks.networks.check_generator(...)`` needs no import."""
     try:
         return importlib.import_module(f"{__name__}.{topic}")
     except ModuleNotFoundError as error:
@@ -71,3 +71,19 @@ def expect_close(actual: torch.Tensor, expected: torch.Tensor, what: str, atol: 
     expect_shape(actual, expected.shape, what)
     error = (actual.detach().float() - expected.detach().float()).abs().max().item()
     expect(error <= atol, f"{what}: values differ from the reference by up to {error:.3g}.")
+
+
+def check_prediction(name: str, prediction: object, options: Sequence[str], outcome: str,
+                     explanation: str) -> None:
+    """Score a committed prediction: any listed option passes, saying whether the run agreed; a blank fails.
+
+    ``outcome`` must come from the learner's own run or from analysis, never from a constant that
+    fast-mode noise could flip; ``explanation`` says why the outcome is what it is.
+    """
+    expect(prediction is not None,
+           f"{name} is still None: commit to one of {list(options)} *before* running the experiment. "
+           "Any honest guess earns this check; a blank does not.")
+    expect(prediction in options, f"{name} = {prediction!r} is not one of the options {list(options)}.")
+    expect(outcome in options, f"internal error: the outcome {outcome!r} is not among {list(options)}.")
+    verdict = "and the run agrees" if prediction == outcome else f"but the run shows {outcome!r}"
+    passed(f"prediction committed: {name} = {prediction!r}, {verdict}. {explanation}")

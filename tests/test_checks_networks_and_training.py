@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dcgan_course import data, models, train
-from dcgan_course.checks import gan
+from dcgan_course import checks, data, models, train
+from dcgan_course.checks import networks, training
 
 
 def fails_with(check: Callable[[object], None], candidate: object, *phrases: str) -> str:
@@ -38,13 +38,13 @@ class StubModel(nn.Module):
 
 
 REFERENCES = [
-    (gan.check_scale_to_generator_range, data.scale_to_unit_range),
-    (gan.check_generator_block, models.generator_block),
-    (gan.check_generator, models.Generator),
-    (gan.check_init_weights, models.init_weights),
-    (gan.check_discriminator, models.Discriminator),
-    (gan.check_discriminator_step, train.discriminator_step),
-    (gan.check_generator_step, train.generator_step),
+    (networks.check_scale_to_generator_range, data.scale_to_unit_range),
+    (networks.check_generator_block, models.generator_block),
+    (networks.check_generator, models.Generator),
+    (networks.check_init_weights, models.init_weights),
+    (networks.check_discriminator, models.Discriminator),
+    (training.check_discriminator_step, train.discriminator_step),
+    (training.check_generator_step, train.generator_step),
 ]
 
 
@@ -70,7 +70,7 @@ def test_stub_gets_a_friendly_not_implemented_message(check, reference):
     (lambda pixels, max_value: pixels.float() / 255 * 2 - 1, "hard-coded"),
 ])
 def test_scale_check_names_images_not_scaled_to_minus_one_one(scale, phrase):
-    fails_with(gan.check_scale_to_generator_range, scale, "not scaled to [-1, 1]", phrase)
+    fails_with(networks.check_scale_to_generator_range, scale, "not scaled to [-1, 1]", phrase)
 
 
 # ------------------------------------------------------------------ generator
@@ -122,11 +122,12 @@ class UnshapedLatentGenerator(models.Generator):
 
 
 def test_generator_check_hints_at_reshaping_a_flat_latent_vector():
-    fails_with(gan.check_generator, UnshapedLatentGenerator, "z[:, :, None, None]")
+    fails_with(networks.check_generator, UnshapedLatentGenerator, "z[:, :, None, None]")
 
 
 def test_generator_check_reports_expected_and_actual_shape():
-    fails_with(gan.check_generator, SqueezedGenerator, "expected shape (16, 1, 32, 32), got (16, 32, 32)")
+    fails_with(networks.check_generator, SqueezedGenerator,
+               "expected shape (16, 1, 32, 32), got (16, 32, 32)")
 
 
 @pytest.mark.parametrize(("generator_class", "phrase"), [
@@ -136,7 +137,7 @@ def test_generator_check_reports_expected_and_actual_shape():
     (PoolingGenerator, "uses pooling (MaxPool2d)"),
 ])
 def test_generator_check_names_the_architecture_bug(generator_class, phrase):
-    fails_with(gan.check_generator, generator_class, phrase)
+    fails_with(networks.check_generator, generator_class, phrase)
 
 
 def leaky_generator_block(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -147,9 +148,9 @@ def leaky_generator_block(in_channels: int, out_channels: int) -> nn.Sequential:
 
 
 def test_generator_block_check_names_leaky_relu_and_missing_batchnorm():
-    fails_with(gan.check_generator_block, leaky_generator_block, "uses LeakyReLU")
+    fails_with(networks.check_generator_block, leaky_generator_block, "uses LeakyReLU")
     without_norm = lambda i, o: nn.Sequential(nn.ConvTranspose2d(i, o, 4, 2, 1), nn.ReLU())  # noqa: E731
-    fails_with(gan.check_generator_block, without_norm, "no nn.BatchNorm2d")
+    fails_with(networks.check_generator_block, without_norm, "no nn.BatchNorm2d")
 
 
 # ------------------------------------------------------------------ init
@@ -174,7 +175,7 @@ def init_with(
     (init_with(conv_types=(nn.Conv2d,)), ("default weights", "ConvTranspose2d")),
 ])
 def test_init_check_names_wrong_std_and_batchnorm_scale(init, phrases):
-    fails_with(gan.check_init_weights, init, *phrases)
+    fails_with(networks.check_init_weights, init, *phrases)
 
 
 # ------------------------------------------------------------------ discriminator
@@ -226,7 +227,7 @@ class UnflattenedDiscriminator(models.Discriminator):
     (UnflattenedDiscriminator, ("expected shape (16,), got (16, 1, 1, 1)", "flatten")),
 ])
 def test_discriminator_check_names_the_architecture_bug(discriminator_class, phrases):
-    fails_with(gan.check_discriminator, discriminator_class, *phrases)
+    fails_with(networks.check_discriminator, discriminator_class, *phrases)
 
 
 # ------------------------------------------------------------------ training steps
@@ -249,7 +250,7 @@ def planted_discriminator_step(generator, discriminator, optimizer, real_images,
 
 
 def test_planted_discriminator_step_is_correct_when_no_bug_is_planted():
-    gan.check_discriminator_step(planted_discriminator_step)
+    training.check_discriminator_step(planted_discriminator_step)
 
 
 @pytest.mark.parametrize(("bug", "phrases"), [
@@ -259,7 +260,7 @@ def test_planted_discriminator_step_is_correct_when_no_bug_is_planted():
     (dict(probabilities=False), ("probabilities",)),
 ])
 def test_discriminator_step_check_names_the_planted_bug(bug, phrases):
-    fails_with(gan.check_discriminator_step, partial(planted_discriminator_step, **bug), *phrases)
+    fails_with(training.check_discriminator_step, partial(planted_discriminator_step, **bug), *phrases)
 
 
 def planted_generator_step(generator, discriminator, optimizer, noise, scaler=None, *,
@@ -281,7 +282,7 @@ def planted_generator_step(generator, discriminator, optimizer, noise, scaler=No
 
 
 def test_planted_generator_step_is_correct_when_no_bug_is_planted():
-    gan.check_generator_step(planted_generator_step)
+    training.check_generator_step(planted_generator_step)
 
 
 @pytest.mark.parametrize(("bug", "phrases"), [
@@ -291,4 +292,19 @@ def test_planted_generator_step_is_correct_when_no_bug_is_planted():
     (dict(as_float=False), ("Python float",)),
 ])
 def test_generator_step_check_names_the_planted_bug(bug, phrases):
-    fails_with(gan.check_generator_step, partial(planted_generator_step, **bug), *phrases)
+    fails_with(training.check_generator_step, partial(planted_generator_step, **bug), *phrases)
+
+
+def test_prediction_check_fails_on_a_blank_and_names_the_options():
+    def predict(value: object) -> None:
+        checks.check_prediction("prediction_norm", value, ("shrinks", "stays"), "stays", "")
+
+    fails_with(predict, None, "prediction_norm is still None", "shrinks")
+    fails_with(predict, "grows", "not one of the options")
+
+
+def test_prediction_check_passes_a_wrong_guess_and_says_what_the_run_showed(capsys):
+    checks.check_prediction("prediction_norm", "shrinks", ("shrinks", "stays"), "stays", "Because.")
+    assert "but the run shows 'stays'" in capsys.readouterr().out
+    checks.check_prediction("prediction_norm", "stays", ("shrinks", "stays"), "stays", "Because.")
+    assert "and the run agrees" in capsys.readouterr().out

@@ -1,0 +1,123 @@
+"""The package's module boundaries, written down once so later work cannot quietly undo them.
+
+``ALLOWED_IMPORTS`` says which course modules each module may import; a new edge must be added
+here on purpose. ``LONG_MODULES`` names the modules allowed past ``LINE_LIMIT`` and why.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dcgan_course import cli
+
+PACKAGE = Path(__file__).resolve().parent.parent / "dcgan_course"
+LINE_LIMIT = 300
+LONG_MODULES = {
+    "translation": 340,  # pix2pix is one idea: U-Net, PatchGAN, its loss, its loop, its evaluation
+    "cli": 320,  # one small function pair per sub-command
+    "grading": 310,  # finding, reading, running and scoring submissions: one pipeline
+}
+FOUNDATION = {"settings", "data", "models"}  # anything that trains may build on these
+ALLOWED_IMPORTS: dict[str, set[str]] = {
+    "settings": set(),
+    "models": set(),
+    "colab": set(),
+    "data": {"settings", "models"},
+    "paired_data": {"settings", "data"},
+    "precision": {"settings"},
+    "checkpoint": {"models"},
+    "cuda_graph": {"settings"},
+    "train": FOUNDATION | {"precision", "checkpoint", "cuda_graph"},
+    "metrics": {"data", "models"},
+    "latent": {"data"},
+    "viz": {"settings", "models", "latent"},
+    "features": {"data", "models"},
+    "probe": {"data", "models", "features", "checkpoint"},
+    "improve": FOUNDATION | {"train"},
+    "translation": FOUNDATION | {"paired_data", "precision", "train", "metrics"},
+    "style": {"models", "colab"},
+    "style_feedforward": {"settings", "models", "style"},
+    "authoring": {"colab"},
+    "check_cells": set(),
+    "grading_plugin": set(),
+    "grading": {"settings", "check_cells", "grading_plugin"},
+    "grading_reports": {"grading"},
+    "checks": set(),
+    "checks.networks": {"checks", "models"},
+    "checks.training": {"checks", "models"},
+    "checks.representations": {"checks", "features", "improve", "latent", "models", "train"},
+    "checks.translation": {"checks", "train", "translation"},
+    "checks.style": {"checks", "style"},
+    "cli": {"authoring", "colab", "data", "grading", "grading_reports", "metrics", "models",
+            "paired_data", "probe", "settings", "style", "train", "translation", "viz"},
+}
+
+
+def module_name(path: Path) -> str:
+    """dcgan_course/checks/gan.py -> 'checks.gan'; a package's __init__ -> the package name."""
+    parts = list(path.relative_to(PACKAGE).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_module(module: list[str], name: str) -> str:
+    """``from <module> import <name>``: the submodule if ``name`` is one, else ``module`` itself."""
+    candidate = PACKAGE.joinpath(*module, name)
+    is_module = candidate.with_suffix(".py").is_file() or (candidate / "__init__.py").is_file()
+    return ".".join([*module, name] if is_module else module)
+
+
+def course_imports(path: Path) -> set[str]:
+    """The course modules a file imports (relative or absolute), by module name."""
+    name = module_name(path)
+    package = name.split(".")[:-1] if path.name != "__init__.py" else name.split(".")
+    imported: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = package[: len(package) - (node.level - 1)]
+            module = [*base, *node.module.split(".")] if node.module else base
+            imported.update(imported_module(module, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("dcgan_course"):
+            module = node.module.split(".")[1:]
+            imported.update(imported_module(module, alias.name) for alias in node.names)
+    return {module for module in imported if module and module != name}
+
+
+MODULES = sorted(PACKAGE.rglob("*.py"))
+
+
+def test_every_module_is_in_the_import_map() -> None:
+    names = {module_name(path) for path in MODULES} - {""}
+    assert names == set(ALLOWED_IMPORTS), "add new modules to ALLOWED_IMPORTS (and drop removed ones)"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=module_name)
+def test_module_imports_only_what_the_map_allows(path: Path) -> None:
+    name = module_name(path) or "dcgan_course"
+    unexpected = course_imports(path) - ALLOWED_IMPORTS.get(name, set())
+    allowed = sorted(ALLOWED_IMPORTS.get(name, ()))
+    assert not unexpected, f"{name} imports {sorted(unexpected)}; allowed: {allowed}"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=module_name)
+def test_module_stays_readable_in_one_sitting(path: Path) -> None:
+    lines = len(path.read_text(encoding="utf-8").splitlines())
+    limit = LONG_MODULES.get(module_name(path), LINE_LIMIT)
+    assert lines <= limit, f"{module_name(path)} has {lines} lines (limit {limit}): split it by concept"
+
+
+def test_the_import_check_sees_relative_and_absolute_imports() -> None:
+    assert course_imports(PACKAGE / "train.py") >= {"checkpoint", "precision", "models"}
+    assert "train" in course_imports(PACKAGE / "checks" / "representations.py")
+    assert course_imports(PACKAGE / "checks" / "networks.py") == {"checks", "models"}
+
+
+def test_python_dash_m_cli_lists_the_same_commands_as_the_entry_point() -> None:
+    listed = subprocess.run([sys.executable, "-m", "dcgan_course.cli", "--help"], capture_output=True,
+                            text=True, check=True).stdout
+    for command in cli.build_parser()._subparsers._group_actions[0].choices:
+        assert f"    {command}" in listed, f"`python -m dcgan_course.cli --help` does not list {command}"
