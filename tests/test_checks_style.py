@@ -1,4 +1,4 @@
-"""The notebook-09 checks pass the reference and name each planted bug."""
+"""The notebook-09 checks pass the reference, name each planted mistake, and score predictions honestly."""
 
 import pytest
 import torch.nn.functional as F
@@ -11,27 +11,41 @@ def stub(*args):
     raise NotImplementedError
 
 
-def test_gram_check_passes_the_reference(capsys):
-    checks.check_gram_matrix(gram_matrix)
+def total_variation(x):
+    return (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
+
+
+def test_total_variation_check_passes_the_reference(capsys):
+    checks.check_total_variation(total_variation)
     assert capsys.readouterr().out.startswith("✅")
 
 
-def flat(f):
-    return f.reshape(f.shape[0], f.shape[1], -1)
+def vertical(x):
+    return x[..., 1:, :] - x[..., :-1, :]
 
 
-@pytest.mark.parametrize("gram_fn, message", [
+def horizontal(x):
+    return x[..., :, 1:] - x[..., :, :-1]
+
+
+@pytest.mark.parametrize("tv_fn, message", [
     (stub, "not implemented"),
-    (lambda f: flat(f) @ flat(f).transpose(1, 2), "not normalised"),
-    (lambda f: flat(f) @ flat(f).transpose(1, 2) / (f.shape[2] * f.shape[3]), "H \\* W only"),
-    (lambda f: flat(f) @ flat(f).transpose(1, 2) / f.shape[1], "C only"),
-    (lambda f: flat(f) @ flat(f).transpose(1, 2) / f[0].numel() / f.shape[0], "batch size"),
-    (lambda f: flat(f).transpose(1, 2) @ flat(f) / f[0].numel(), "F\\^T F"),
-    (lambda f: (lambda m: m @ m.T / f.numel())(f.transpose(0, 1).reshape(f.shape[1], -1)), "mixed"),
+    (lambda x: vertical(x).abs().mean(), "vertical neighbours only"),
+    (lambda x: horizontal(x).abs().mean(), "horizontal neighbours only"),
+    (lambda x: vertical(x).pow(2).mean() + horizontal(x).pow(2).mean(), "squared"),
+    (lambda x: vertical(x).abs().sum() + horizontal(x).abs().sum(), "summed, not averaged"),
+    (lambda x: (x - x.roll(1, 2)).abs().mean() + (x - x.roll(1, 3)).abs().mean(), "wrap around"),
+    (lambda x: (x[:, 1:] - x[:, :-1]).abs().mean(), "channel axis"),
+    (lambda x: vertical(x).abs().mean((1, 2, 3)) + horizontal(x).abs().mean((1, 2, 3)), "one number"),
+    (lambda x: total_variation(x).detach(), "no gradient"),
+    (lambda x: (vertical(x) ** 2 + 1e-8).sqrt().mean() + (horizontal(x) ** 2 + 1e-8).sqrt().mean(),
+     "constant image"),
+    (lambda x: (vertical(x).pow(2)[..., :, :-1] + horizontal(x).pow(2)[..., :-1, :]).sqrt().mean(),
+     "Expected"),
 ])
-def test_gram_check_names_the_planted_bug(gram_fn, message):
+def test_total_variation_check_names_the_planted_mistake(tv_fn, message):
     with pytest.raises(AssertionError, match=message):
-        checks.check_gram_matrix(gram_fn)
+        checks.check_total_variation(tv_fn)
 
 
 def test_style_loss_check_passes_the_reference(capsys):
@@ -43,24 +57,40 @@ def layers(features, grams):
     return list(zip(features, grams, strict=True))
 
 
+def flat(f):
+    return f.reshape(f.shape[0], f.shape[1], -1)
+
+
 @pytest.mark.filterwarnings("ignore:Using a target size")
 @pytest.mark.parametrize("loss_fn, message", [
     (stub, "not implemented"),
     (lambda fs, gs: F.mse_loss(gram_matrix(fs[-1]), gs[-1]), "last layer"),
+    (lambda fs, gs: F.mse_loss(gram_matrix(fs[0]), gs[0]), "first layer"),
     (lambda fs, gs: sum(F.mse_loss(gram_matrix(f), g) for f, g in layers(fs, gs)) / len(fs), "averaged"),
     (lambda fs, gs: sum(F.l1_loss(gram_matrix(f), g) for f, g in layers(fs, gs)), "absolute"),
     (lambda fs, gs: sum(((gram_matrix(f) - g) ** 2).sum() for f, g in layers(fs, gs)), "summed the squared"),
-    (lambda fs, gs: sum(F.mse_loss(f, g) for f, g in layers(fs, gs)), "raw features"),
+    (lambda fs, gs: sum(F.mse_loss(flat(f) @ flat(f).transpose(1, 2), g) for f, g in layers(fs, gs)),
+     "not normalised"),
+    (lambda fs, gs: sum(F.mse_loss(f, g) for f, g in layers(fs, gs)), "different shapes"),
     (lambda fs, gs: sum(F.mse_loss(gram_matrix(f), g) for f, g in layers(fs, gs)).detach(), "no gradient"),
 ])
-def test_style_loss_check_names_the_planted_bug(loss_fn, message):
+def test_style_loss_check_names_the_planted_mistake(loss_fn, message):
     with pytest.raises(AssertionError, match=message):
         checks.check_style_loss(loss_fn)
 
 
-def test_style_loss_check_blames_a_wrong_gram_matrix():
-    def loss_with_unnormalised_gram(fs, gs):
-        return sum(F.mse_loss(flat(f) @ flat(f).transpose(1, 2), g) for f, g in layers(fs, gs))
+@pytest.mark.parametrize("prediction, changes, verdict", [
+    ("early", [0.5, 0.3, 0.1], "the run agrees"),
+    ("late", [0.5, 0.3, 0.1], "the run shows 'early'"),
+    ("late", [0.1, 0.2, 0.3], "the run agrees"),
+])
+def test_texture_prediction_passes_a_guess_and_reports_the_run(prediction, changes, verdict, capsys):
+    checks.check_texture_prediction(prediction, changes)
+    assert verdict in capsys.readouterr().out
 
-    with pytest.raises(AssertionError, match="check_gram_matrix"):
-        checks.check_style_loss(loss_with_unnormalised_gram)
+
+@pytest.mark.parametrize("prediction, message", [(None, "still None"), ("middle", "not one of")])
+def test_texture_prediction_fails_when_blank_or_off_the_options(prediction, message):
+    with pytest.raises(AssertionError, match=message):
+        checks.check_texture_prediction(prediction, [0.5, 0.1])
+

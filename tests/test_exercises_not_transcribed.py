@@ -38,7 +38,6 @@ NOT_YET_FIXED = {
     "04_latent_space.ipynb",
     "05_feature_extraction.ipynb",
     "06_linear_probing.ipynb",
-    "09_style_transfer.ipynb",
 }
 SOLUTIONS = sorted(path.name for path in (ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
 FIXED_NAMES = {"self"}  # besides keywords, builtins and whatever a course notebook imports

@@ -1,4 +1,9 @@
-"""Checks for notebook 09: the Gram matrix and the style loss."""
+"""Checks for notebook 09: the total-variation loss, the style loss and the texture prediction.
+
+Each check runs the learner's function on seeded inputs, compares it with a reference computed
+here and, when they disagree, names the mistake that produces the learner's answer. Messages
+point at the concept and the lecture section; they never show the answer's code.
+"""
 
 from __future__ import annotations
 
@@ -8,76 +13,125 @@ import torch
 import torch.nn.functional as F
 
 from ..style import gram_matrix
-from . import expect, expect_tensor, passed
+from . import call_learner, check_prediction, expect, expect_tensor, passed
 
-GRAM_HINT = "flat = features.reshape(N, C, H * W); flat @ flat.transpose(1, 2) / (C * H * W)"
-
-
-def call(function: Callable, *args: object, hint: str = "") -> torch.Tensor:
-    """Call the learner's function; a stub or a crash (explained by ``hint``) becomes an AssertionError."""
-    try:
-        return expect_tensor(function(*args), f"The result of {function.__name__}")
-    except NotImplementedError:
-        raise AssertionError(f"{function.__name__} is not implemented yet: replace "
-                             "`raise NotImplementedError`.") from None
-    except RuntimeError as error:
-        raise AssertionError(f"Calling {function.__name__} failed: {error}. {hint}".strip()) from error
+RTOL = 1e-4
+TV_LECTURE = "notebook 09, section 4 (Johnson et al. add a total-variation term to smooth the result)"
+STYLE_LECTURE = "notebook 09, section 1 (content and style losses)"
 
 
-def check_gram_matrix(gram_fn: Callable[[torch.Tensor], torch.Tensor]) -> None:
-    """Gram matrix per image: (N, C, C) channel correlations divided by C * H * W."""
-    features = torch.randn(2, 3, 4, 5, generator=torch.Generator().manual_seed(0))
-    gram = call(gram_fn, features)
-    shape = tuple(gram.shape)
-    expect(shape != (2, 20, 20), "Shape (2, 20, 20) is positions x positions: you computed F^T F. "
-                                 f"The Gram matrix is channels x channels: F F^T ({GRAM_HINT}).")
-    expect(shape != (3, 3), "Shape (3, 3): the images of the batch were mixed together. Keep one Gram "
-                            "matrix per image: reshape to (N, C, H*W) and use batched matmul.")
-    expect(shape == (2, 3, 3), f"Expected shape (2, 3, 3) for features of shape (2, 3, 4, 5), got {shape}.")
-    expected = gram_matrix(features)
-    for factor, bug in (
-        (3 * 4 * 5, "not normalised: divide by C * H * W, so layers of different sizes weigh alike"),
-        (3, "divided by H * W only: also divide by the number of channels C"),
-        (4 * 5, "divided by C only: also divide by the number of positions H * W"),
-        (1 / 2, "also divided by the batch size N: each image's Gram matrix is its own"),
-    ):
-        expect(not torch.allclose(gram, expected * factor, rtol=1e-4), f"Your Gram matrix is {bug}.")
-    expect(torch.allclose(gram, expected, rtol=1e-4, atol=1e-6),
-           f"The values differ from the reference by up to {(gram - expected).abs().max():.3g}. "
-           f"Expected {GRAM_HINT}.")
-    passed("Gram matrix: (N, C, C) channel correlations, normalised by C x H x W.")
+def neighbour_differences(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Differences between vertically and between horizontally adjacent pixels, no wrap-around."""
+    return images[..., 1:, :] - images[..., :-1, :], images[..., :, 1:] - images[..., :, :-1]
+
+
+def total_variation_variants(images: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The total variation (key ``"right"``) and its likely wrong versions, keyed by the mistake."""
+    vertical, horizontal = neighbour_differences(images)
+    wrapped = ((images - images.roll(1, -2)).abs().mean() + (images - images.roll(1, -1)).abs().mean())
+    return {
+        "right": vertical.abs().mean() + horizontal.abs().mean(),
+        "only one direction counts (vertical neighbours only): add the horizontal differences":
+            vertical.abs().mean(),
+        "only one direction counts (horizontal neighbours only): add the vertical differences":
+            horizontal.abs().mean(),
+        "the differences are squared: this course's total variation is the mean *absolute* difference, "
+        "which penalises a single sharp edge less than many small wiggles":
+            vertical.pow(2).mean() + horizontal.pow(2).mean(),
+        "the absolute differences are summed, not averaged: the weight would then depend on the image size":
+            vertical.abs().sum() + horizontal.abs().sum(),
+        "the differences wrap around the border (the last row is compared with the first): compare "
+        "neighbours inside the image only": wrapped,
+        "the differences run along the channel axis, not along height and width":
+            (images[:, 1:] - images[:, :-1]).abs().mean(),
+    }
+
+
+def check_total_variation(total_variation: Callable[[torch.Tensor], torch.Tensor]) -> None:
+    """``total_variation(images)``: mean |vertical| + mean |horizontal| neighbour differences, a scalar."""
+    images = torch.randn(2, 3, 5, 7, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
+    value = expect_tensor(call_learner("total_variation", "total_variation(images of shape (2, 3, 5, 7))",
+                                       total_variation, images), "The result of total_variation")
+    expect(value.dim() == 0, f"The total variation should be one number for the batch (a 0-dim tensor), got "
+                             f"shape {tuple(value.shape)}: average over images, channels and positions.")
+    variants = total_variation_variants(images.detach())
+    right = variants.pop("right")
+    if not torch.allclose(value.detach(), right, rtol=RTOL):
+        for mistake, wrong in variants.items():
+            expect(not torch.allclose(value.detach(), wrong, rtol=RTOL),
+                   f"Your total variation matches a known mistake: {mistake}. See {TV_LECTURE}.")
+        raise AssertionError(f"Expected {right.item():.4f}, got {value.item():.4f}: the total variation is "
+                             "the mean absolute difference between vertically adjacent pixels plus the same "
+                             f"for horizontally adjacent pixels. See {TV_LECTURE}.")
+    expect(value.requires_grad, "The total variation has no gradient: it is a loss the optimiser must "
+                                "follow: keep it a tensor connected to the image (no .item(), no .detach()).")
+    flat = call_learner("total_variation", "total_variation(a constant image)", total_variation,
+                        torch.full((1, 3, 4, 4), 0.3))
+    expect(float(flat) == 0.0, f"A constant image has no variation, but your function gives "
+                               f"{float(flat):.3g} (a smoothing epsilon inside the absolute value?).")
+    passed("total_variation: mean absolute vertical + horizontal neighbour differences, no wrap-around, "
+           "zero on a constant image, differentiable.")
 
 
 def style_variants(features: Sequence[torch.Tensor], grams: Sequence[torch.Tensor]
                    ) -> dict[str, torch.Tensor]:
-    """Likely wrong versions of the style loss, each named by the bug it contains."""
-    per_layer = [F.mse_loss(gram_matrix(f), g) for f, g in zip(features, grams, strict=True)]
+    """Likely wrong versions of the style loss, each named by the mistake it contains."""
+    pairs = list(zip(features, grams, strict=True))
+    per_layer = [F.mse_loss(gram_matrix(f), g) for f, g in pairs]
+    flat = [f.reshape(f.shape[0], f.shape[1], -1) for f in features]
     return {
-        "Only the last layer counts: sum the loss over every style layer.": per_layer[-1],
-        "Only the first layer counts: sum the loss over every style layer.": per_layer[0],
-        "You averaged over the layers: sum them (the style weight sets the scale).":
+        "only the last layer counts: sum the loss over every style layer (every scale)": per_layer[-1],
+        "only the first layer counts: sum the loss over every style layer (every scale)": per_layer[0],
+        "you averaged over the layers: sum them (the style weight sets the scale)":
             sum(per_layer) / len(per_layer),
-        "You used absolute differences: the style loss is the mean *squared* difference of Grams.":
-            sum(F.l1_loss(gram_matrix(f), g) for f, g in zip(features, grams, strict=True)),
-        "You summed the squared differences: take their mean (F.mse_loss) for each layer.":
-            sum(F.mse_loss(gram_matrix(f), g, reduction="sum") for f, g in zip(features, grams, strict=True)),
+        "you used absolute differences: the style loss is the mean *squared* difference of Gram matrices":
+            sum(F.l1_loss(gram_matrix(f), g) for f, g in pairs),
+        "you summed the squared differences: take their mean for each layer":
+            sum(F.mse_loss(gram_matrix(f), g, reduction="sum") for f, g in pairs),
+        "the Gram matrices are not normalised by C x H x W: layers of different sizes then weigh unequally":
+            sum(F.mse_loss(m @ m.transpose(1, 2), g) for m, g in zip(flat, grams, strict=True)),
     }
 
 
 def check_style_loss(loss_fn: Callable[..., torch.Tensor]) -> None:
     """Style loss: sum over layers of mse(gram(features), target Gram)."""
-    generator = torch.Generator().manual_seed(0)
+    rng = torch.Generator().manual_seed(0)
     shapes = ((1, 4, 8, 8), (1, 6, 4, 4), (1, 8, 2, 2))
-    features = [torch.randn(shape, generator=generator).relu().requires_grad_(True) for shape in shapes]
-    grams = [gram_matrix(torch.randn(shape, generator=generator).relu()) for shape in shapes]
-    loss = call(loss_fn, features, grams, hint="Compare gram_matrix(features) with the target Gram of "
-                "each layer; don't compare the raw features with a Gram matrix.")
+    features = [torch.randn(shape, generator=rng).relu().requires_grad_(True) for shape in shapes]
+    grams = [gram_matrix(torch.randn(shape, generator=rng).relu()) for shape in shapes]
+    try:
+        loss = expect_tensor(call_learner("style_loss", "style_loss(features of 3 layers, target Grams)",
+                                          loss_fn, features, grams), "The result of style_loss")
+    except AssertionError as error:
+        if "raised RuntimeError" in str(error):
+            raise AssertionError(f"{error} Compare the Gram matrix of each layer's features with that "
+                                 "layer's target Gram matrix; raw features and Gram matrices have different "
+                                 "shapes.") from None
+        raise
     expect(loss.dim() == 0, f"The style loss should be a single number, got shape {tuple(loss.shape)}.")
     expected = sum(F.mse_loss(gram_matrix(f), g) for f, g in zip(features, grams, strict=True))
-    if not torch.allclose(loss, expected, rtol=1e-4):
-        for bug, variant in style_variants(features, grams).items():
-            expect(not torch.allclose(loss, variant, rtol=1e-4), bug)
-        raise AssertionError(f"Expected {expected.item():.4g}, got {loss.item():.4g}. If check_gram_matrix "
-                             "passes, compute sum(F.mse_loss(gram_matrix(f), g) for each layer).")
+    if not torch.allclose(loss, expected, rtol=RTOL):
+        for mistake, variant in style_variants(features, grams).items():
+            expect(not torch.allclose(loss, variant, rtol=RTOL),
+                   f"Your style loss: {mistake}. See {STYLE_LECTURE}.")
+        raise AssertionError(f"Expected {expected.item():.4g}, got {loss.item():.4g}: the style loss is the "
+                             "mean squared difference between Gram matrices, summed over the style layers. "
+                             f"See {STYLE_LECTURE}.")
     expect(loss.requires_grad, "The loss has no gradient: don't detach the features or call .item().")
-    passed("Style loss: mean squared Gram difference, summed over the style layers.")
+    passed("style loss: mean squared difference of normalised Gram matrices, summed over the 3 style layers.")
+
+
+def check_texture_prediction(prediction: object, gram_changes: Sequence[float]) -> None:
+    """Score ``prediction_texture`` against the measured change of each layer's Gram matrix under blur."""
+    expect(len(gram_changes) >= 2,
+           "gram_changes should hold one relative change per style layer, early to late.")
+    outcome = "early" if gram_changes[0] > gram_changes[-1] else "late"
+    changes = ", ".join(f"{change:.2f}" for change in gram_changes)
+    why = ("fine texture lives in small neighbourhoods: the early, full-resolution filters see it, the "
+           "late, coarse ones average over it" if outcome == "early" else
+           "this style image has little fine texture, so its coarse structure dominated; try another style")
+    check_prediction(
+        "prediction_texture", prediction, ["early", "late"], outcome,
+        f"Blurring changed the Gram matrices by {changes} (early to late layer): {why}. That is why style "
+        "losses read several layers (notebook 09, section 1).",
+    )
