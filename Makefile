@@ -11,7 +11,7 @@ FIRST_NOTEBOOK := notebooks/00_setup_and_data.ipynb
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_OPTIONS ?=
 
-.PHONY: help install lab course test lint unit notebooks exercises benchmarks clean
+.PHONY: help install lab course site test lint unit notebooks exercises benchmarks clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -33,6 +33,11 @@ course: install  ## run every lecture notebook headless into build/ (FAST=1 for 
 		--ExecutePreprocessor.timeout=-1 --output-dir build/executed notebooks/*.ipynb
 	$(BIN)/jupyter nbconvert --to html --output-dir build/html build/executed/*.ipynb
 	@echo "Executed notebooks: build/executed/   HTML: build/html/"
+
+SITE_JOBS ?= 1
+site: install  ## the executed course as a static site in build/site, course map first (FAST=1: fast mode)
+	$(BIN)/python scripts/build_site.py --out build/site --jobs $(SITE_JOBS) $(if $(filter 1,$(FAST)),--fast,)
+	@echo "Open build/site/index.html"
 
 test: install  ## lint, unit tests, and every notebook under nbval in fast mode
 	$(BIN)/ruff check .
