@@ -1,8 +1,10 @@
 """Datasets as whole tensors: images scaled to [-1, 1] (the range of the generator's Tanh).
 
 ``digits`` (scikit-learn's 8x8 handwritten digits, upsampled) ships with a dependency and is the
-offline default everywhere. ``mnist``, ``fashion-mnist``, ``cifar10`` and ``svhn`` come from
-torchvision (downloaded once into the data root); ``folder:PATH`` reads your own images.
+offline default of fast mode and CI. ``mnist``, ``fashion-mnist``, ``cifar10`` and ``svhn`` come from
+torchvision (downloaded once into the data root; Fashion-MNIST also from Debian's
+``dataset-fashion-mnist`` package, see ``packaged_data``); ``folder:PATH`` reads your own images.
+``course_dataset()`` is the notebooks' default: MNIST in full mode, digits in fast mode or offline.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from . import settings
+from .packaged_data import PACKAGED_DIRS, packaged_arrays, packaged_files
 
 TORCHVISION_DATASETS = ("mnist", "fashion-mnist", "cifar10", "svhn")
 DATASET_NAMES = ("digits", *TORCHVISION_DATASETS, "folder:PATH")
@@ -25,8 +28,8 @@ FOLDER_TEST_FRACTION = 0.2
 RESIZE_CHUNK = 4096
 
 
-class DatasetDownloadError(RuntimeError):
-    """A dataset could not be downloaded (usually: no network)."""
+class DatasetDownloadError(OSError):
+    """A dataset is not on disk and could not be downloaded (usually: no network)."""
 
 
 def batch_indices(
@@ -140,15 +143,16 @@ def load_digits_arrays(split: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 def offline_hint(name: str, root: Path) -> str:
     """The advice every failed download ends with."""
+    packaged = f", or `apt-get install dataset-{name}`" if name in PACKAGED_DIRS else ""
     return (
         f"Could not download '{name}' into {root}. If you are offline, use the embedded dataset "
-        "instead: load_dataset('digits') (it ships with scikit-learn), or copy the dataset files "
-        f"into {root} and try again."
+        "instead: load_dataset('digits') (it ships with scikit-learn; --dataset digits on the command "
+        f"line), or copy the dataset files into {root}{packaged} and try again."
     )
 
 
 def open_torchvision_dataset(name: str, split: str, root: Path, download: bool):
-    """Open the torchvision dataset from disk, downloading it only if it is not there yet."""
+    """Open the torchvision dataset from disk; ``None`` if only the system package has it; else download."""
     from torchvision import datasets
 
     train = split == "train"
@@ -161,12 +165,15 @@ def open_torchvision_dataset(name: str, split: str, root: Path, download: bool):
     try:
         return constructors[name](False)
     except RuntimeError:  # not on disk yet
+        if packaged_files(name, split) is not None:
+            return None
         if not download:
             raise DatasetDownloadError(offline_hint(name, root)) from None
     try:
         return constructors[name](True)
     except (OSError, RuntimeError) as error:  # URLError is an OSError
-        raise DatasetDownloadError(f"{offline_hint(name, root)} ({error})") from error
+        reason = " ".join(str(error).split())  # one line, whatever the library printed
+        raise DatasetDownloadError(f"{offline_hint(name, root)} ({type(error).__name__}: {reason})") from None
 
 
 def torchvision_arrays(
@@ -174,6 +181,11 @@ def torchvision_arrays(
 ) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """Images in [-1, 1] as (N, C, H, W), labels and class names from a torchvision dataset."""
     dataset = open_torchvision_dataset(name, split, root, download)
+    if dataset is None:  # Fashion-MNIST from the system package: (N, 28, 28) uint8
+        from torchvision.datasets import FashionMNIST
+
+        pixels, labels = (torch.from_numpy(array.copy()) for array in packaged_arrays(name, split))
+        return scale_to_unit_range(pixels.unsqueeze(1), 255.0), labels.long(), list(FashionMNIST.classes)
     if name == "svhn":  # stored (N, 3, 32, 32) uint8; the digit 0 has label 0 in torchvision
         pixels, labels = torch.from_numpy(dataset.data), torch.as_tensor(dataset.labels)
         classes = [str(digit) for digit in range(10)]

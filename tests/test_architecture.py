@@ -20,24 +20,27 @@ LINE_LIMIT = 300
 LONG_MODULES = {
     "translation": 340,  # pix2pix is one idea: U-Net, PatchGAN, its loss, its loop, its evaluation
     "cli": 320,  # one small function pair per sub-command
-    "grading": 310,  # finding, reading, running and scoring submissions: one pipeline
+    "grading": 325,  # finding, reading, running (cold or warm kernels) and scoring submissions: one pipeline
 }
 FOUNDATION = {"settings", "data", "models"}  # anything that trains may build on these
 ALLOWED_IMPORTS: dict[str, set[str]] = {
     "settings": set(),
     "models": set(),
     "colab": set(),
-    "data": {"settings", "models"},
+    "packaged_data": set(),  # reads files the OS package manager installed; knows nothing of the course
+    "data": {"settings", "models", "packaged_data"},
     "paired_data": {"settings", "data"},
     "precision": {"settings"},
     "checkpoint": {"models"},
     "cuda_graph": {"settings"},
-    "train": FOUNDATION | {"precision", "checkpoint", "cuda_graph"},
+    "distributed": {"data"},  # DDP under torchrun: sharding batches, rank-0 writes, every rank's RNG
+    "train": FOUNDATION | {"precision", "checkpoint", "cuda_graph", "distributed"},
     "metrics": {"data", "models"},
     "latent": {"data"},
     "viz": {"settings", "models", "latent"},
     "features": {"data", "models"},
-    "probe": {"data", "models", "features", "checkpoint"},
+    "stats": set(),  # means, confidence intervals and paired differences: plain numbers in, numbers out
+    "probe": {"data", "models", "features", "checkpoint", "stats"},
     "improve": FOUNDATION | {"train"},
     "translation": FOUNDATION | {"paired_data", "precision", "train", "metrics"},
     "style": {"models", "colab"},
@@ -45,7 +48,8 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "authoring": {"colab"},
     "check_cells": set(),
     "grading_plugin": set(),
-    "grading": {"settings", "check_cells", "grading_plugin"},
+    "grading_kernels": set(),  # the warm-kernel template runs in the kernel's process: stdlib only
+    "grading": {"settings", "check_cells", "grading_plugin", "grading_kernels"},
     "grading_reports": {"grading"},
     "checks": set(),
     "checks.networks": {"checks", "models"},
@@ -53,7 +57,7 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "checks.representations": {"checks", "features", "improve", "latent", "models", "train"},
     "checks.translation": {"checks", "train", "translation"},
     "checks.style": {"checks", "style"},
-    "cli": {"authoring", "colab", "data", "grading", "grading_reports", "metrics", "models",
+    "cli": {"authoring", "colab", "data", "distributed", "grading", "grading_reports", "metrics", "models",
             "paired_data", "probe", "settings", "style", "train", "translation", "viz"},
 }
 

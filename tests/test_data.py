@@ -12,6 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
+from dcgan_course import packaged_data
 from dcgan_course.data import DatasetDownloadError, convert_channels, load_dataset
 
 FIXTURE_COUNT = 12
@@ -22,6 +23,21 @@ def write_idx(path: Path, array: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
     path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def write_packaged_fashion_mnist(folder: Path) -> np.ndarray:
+    """Debian's layout: gzipped IDX files with the original names in one folder; returns the train labels."""
+    import gzip
+
+    labels = np.arange(FIXTURE_COUNT) % 10
+    for prefix in ("train", "t10k"):
+        images = np.random.default_rng(1).integers(0, 256, size=(FIXTURE_COUNT, 28, 28))
+        for kind, array in (("images-idx3", images), ("labels-idx1", labels)):
+            plain = folder / f"{prefix}-{kind}-ubyte"
+            write_idx(plain, array)
+            plain.with_name(plain.name + ".gz").write_bytes(gzip.compress(plain.read_bytes()))
+            plain.unlink()
+    return labels
 
 
 def write_mnist_like(root: Path, folder: str) -> np.ndarray:
@@ -160,3 +176,42 @@ def test_failed_download_names_the_offline_alternative(tmp_path, monkeypatch):
     monkeypatch.setattr(mnist, "download_and_extract_archive", offline)
     with pytest.raises(DatasetDownloadError, match="load_dataset\\('digits'\\)"):
         load_dataset("mnist", root=tmp_path)
+
+
+def test_fashion_mnist_is_read_from_the_system_package_without_a_download(tmp_path, monkeypatch):
+    import torchvision.datasets.mnist as mnist
+
+    labels = write_packaged_fashion_mnist(tmp_path / "usr-share")
+    monkeypatch.setitem(packaged_data.PACKAGED_DIRS, "fashion-mnist", tmp_path / "usr-share")
+    monkeypatch.setattr(mnist, "download_and_extract_archive", lambda *a, **k: pytest.fail("downloaded"))
+    train = load_dataset("fashion-mnist", root=tmp_path / "empty-root")
+    assert train.images.shape == (FIXTURE_COUNT, 1, 32, 32) and train.classes[0] == "T-shirt/top"
+    assert sorted(train.labels.tolist()) == sorted(labels.tolist())
+    assert len(load_dataset("fashion-mnist", split="test", root=tmp_path / "empty-root")) == FIXTURE_COUNT
+
+
+def test_files_in_the_data_root_win_over_the_system_package(tmp_path, monkeypatch):
+    write_packaged_fashion_mnist(tmp_path / "usr-share")
+    monkeypatch.setitem(packaged_data.PACKAGED_DIRS, "fashion-mnist", tmp_path / "usr-share")
+    write_mnist_like(tmp_path / "root", "FashionMNIST")
+    images = load_dataset("fashion-mnist", root=tmp_path / "root", image_size=32).images
+    assert torch.all(images[:, 0, 0, 0] < 0)  # the data-root fixture's corner pixel is black
+
+
+def test_a_damaged_idx_file_is_a_clear_error(tmp_path):
+    (tmp_path / "bad-idx").write_bytes(b"\x00\x00\x0d\x01" + bytes(8))
+    with pytest.raises(ValueError, match="not a uint8 IDX file"):
+        packaged_data.read_idx(tmp_path / "bad-idx")
+
+
+def test_offline_hint_for_fashion_mnist_names_the_debian_package(tmp_path, monkeypatch):
+    import torchvision.datasets.mnist as mnist
+
+    def offline(*args, **kwargs):
+        raise URLError("no network\nsecond line")
+
+    monkeypatch.setitem(packaged_data.PACKAGED_DIRS, "fashion-mnist", tmp_path / "not-installed")
+    monkeypatch.setattr(mnist, "download_and_extract_archive", offline)
+    with pytest.raises(DatasetDownloadError, match="apt-get install dataset-fashion-mnist") as error:
+        load_dataset("fashion-mnist", root=tmp_path)
+    assert "\n" not in str(error.value) and isinstance(error.value, OSError)
