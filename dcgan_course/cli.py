@@ -43,7 +43,7 @@ def run_train(args: argparse.Namespace) -> int:
     """Train a DCGAN, writing checkpoint, sample grids and history to --out; print the FCD score."""
     import json
 
-    from dcgan_course import data, metrics, models, settings, train, viz
+    from dcgan_course import data, distributed, metrics, models, settings, train, viz
 
     out = Path(args.out)
     checkpoint = out / "checkpoint.pt"
@@ -51,12 +51,20 @@ def run_train(args: argparse.Namespace) -> int:
         raise CommandError(f"{checkpoint} exists; pass --resume to continue it or choose another --out.")
     settings.seed_everything(args.seed)
     dataset = data.load_dataset(args.dataset, "train", args.image_size, args.channels, args.limit)
-    device = settings.get_device()
-    print(f"{data.describe(dataset)}\ndevice: {device} | precision: {settings.precision_name(device)}")
+    device, world = settings.get_device(), distributed.World()
+    if distributed.launched_by_torchrun():  # torchrun --nproc-per-node N -m dcgan_course.cli train ...
+        world, device = distributed.init_from_environment(device)
+    if world.is_main:
+        processes = f" | processes: {world.size}" if world.size > 1 else ""
+        print(f"{data.describe(dataset)}\ndevice: {device} | precision: {settings.precision_name(device)}"
+              + processes)
     generator, discriminator = models.build_gan(args.image_size, dataset.channels)
     history = train.train_gan(generator, discriminator, dataset, args.epochs, args.batch_size,
                               seed=args.seed, checkpoint_path=checkpoint, resume=args.resume,
-                              device=device)
+                              device=device, progress=world.is_main)
+    distributed.leave(world)
+    if not world.is_main:
+        return 0
     (out / "samples").mkdir(parents=True, exist_ok=True)
     for epoch, samples in enumerate(history.epoch_samples, start=1):
         viz.save_image(samples, out / "samples" / f"epoch_{epoch:03d}.png")

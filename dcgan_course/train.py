@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import settings
+from . import distributed, settings
 from .checkpoint import load_checkpoint, model_config, restore_run, save_checkpoint
 from .cuda_graph import CUDAGraphStep, use_cuda_graph
 from .data import ImageData, load_dataset
@@ -178,26 +178,33 @@ def train_gan(
 
     With ``checkpoint_path`` a checkpoint is written (atomically) after every epoch; with
     ``resume=True`` an existing one is loaded and training continues up to ``epochs`` in total,
-    giving exactly the run an uninterrupted call would have produced.
+    giving exactly the run an uninterrupted call would have produced. Under an initialised process
+    group (torchrun) every rank trains on its chunk of a global batch of ``world size × batch_size``
+    with DDP; see ``distributed``.
     """
-    if batch_size > len(data):
-        raise ValueError(f"batch_size {batch_size} is larger than the dataset ({len(data)} images).")
+    world = distributed.current_world()
+    if batch_size * world.size > len(data):
+        split = f" for each of {world.size} processes" if world.size > 1 else ""
+        raise ValueError(f"batch_size {batch_size}{split} is larger than the dataset ({len(data)} images).")
     device = torch.device(device) if device is not None else settings.get_device()
     generator.to(device)
     discriminator.to(device)
     data = data.to(device)
-    graphed = use_cuda_graph(device)
+    graphed = use_cuda_graph(device) and world.size == 1
     opt_g, opt_d = make_optimizers(generator, discriminator, lr, capturable=graphed)
     scaler = grad_scaler(device)
     rng = torch.Generator().manual_seed(seed)  # batch order and noise: saved for exact resume
-    torch.manual_seed(seed)
+    torch.manual_seed(seed + world.rank)
     config = {**model_config(generator, discriminator), "batch_size": batch_size, "lr": lr, "seed": seed}
     modules = {"generator": generator, "discriminator": discriminator, "opt_g": opt_g, "opt_d": opt_d,
                "scaler": scaler}
     history = History(fixed_noise=torch.randn(FIXED_NOISE_COUNT, generator.latent_dim, generator=rng))
     if resume and checkpoint_path is not None and Path(checkpoint_path).exists():
-        history = History(**restore_run(load_checkpoint(checkpoint_path), config, modules, rng))
-    steps_per_epoch = len(data) // batch_size
+        state = load_checkpoint(checkpoint_path)
+        history = History(**restore_run(state, config, modules, rng))
+        distributed.restore_rank_rng(state, rng, world)
+    trained_g, trained_d = distributed.wrap(generator, world), distributed.wrap(discriminator, world)
+    steps_per_epoch = len(data) // (batch_size * world.size)
     remaining = max(0, epochs - history.epochs_done) * steps_per_epoch
     bar = tqdm(total=remaining, desc="training GAN", unit="step", disable=not progress)
     step_fn: CUDAGraphStep | None = None
@@ -205,30 +212,31 @@ def train_gan(
         epoch_start = time.perf_counter()
         generator.train()
         discriminator.train()
-        epoch_steps = []
-        for real_images, _ in data.batches(batch_size, shuffle=True, rng=rng):
-            noise = torch.randn(batch_size, generator.latent_dim, generator=rng).to(device, non_blocking=True)
+        epoch_steps, latent_dim = [], generator.latent_dim
+        for real_images, noise in distributed.epoch_batches(data, batch_size, latent_dim, rng, world):
             if graphed and step_fn is None:
                 step_fn = CUDAGraphStep(training_step, generator, discriminator, opt_g, opt_d,
                                         real_images, noise)
             if step_fn is not None:
                 epoch_steps.append(step_fn(real_images, noise))
             else:
-                epoch_steps.append(training_step(generator, discriminator, opt_g, opt_d, real_images,
+                epoch_steps.append(training_step(trained_g, trained_d, opt_g, opt_d, real_images,
                                                  noise, scaler))
             bar.update()
-        for values in torch.stack(epoch_steps).tolist():  # one device sync per epoch
+        for values in distributed.mean_over_ranks(torch.stack(epoch_steps), world).tolist():  # one sync
             history.record(dict(zip(STEP_KEYS, values, strict=True)))
         bar.set_postfix(loss_d=f"{history.loss_d[-1]:.2f}", loss_g=f"{history.loss_g[-1]:.2f}")
         history.epoch_samples.append(generate(generator, history.fixed_noise))
         history.epochs_done += 1
         history.seconds += time.perf_counter() - epoch_start
         if checkpoint_path is not None:
-            save_checkpoint(checkpoint_path, {
-                **{name: m.state_dict() for name, m in modules.items() if m is not None},
-                "config": config, "history": asdict(history),
-                "rng": rng.get_state(), "torch_rng": torch.get_rng_state(),
-            })
+            rank_states = distributed.rank_rng_states(rng, world)
+            if world.is_main:
+                save_checkpoint(checkpoint_path, {
+                    **{name: m.state_dict() for name, m in modules.items() if m is not None},
+                    "config": config, "history": asdict(history),
+                    "rng": rng.get_state(), "torch_rng": torch.get_rng_state(), **rank_states,
+                })
     bar.close()
     return history
 
