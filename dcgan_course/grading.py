@@ -27,6 +27,7 @@ from pathlib import Path
 import nbformat
 
 from .check_cells import check_positions, restore_checks
+from .grading_kernels import KERNEL_NAME, TEMPLATE_ENV, warm_kernels
 from .grading_plugin import REPORT_OPTION
 
 DEFAULT_CELL_TIMEOUT = 120.0
@@ -103,6 +104,7 @@ class GradingOptions:
 
     cell_timeout: float = DEFAULT_CELL_TIMEOUT
     fast: bool = True
+    warm_kernels: bool = True  # fork each kernel from a template that imported torch & co. once
 
 
 # -- finding submissions --------------------------------------------------------------------------
@@ -193,16 +195,20 @@ def grading_environment(options: GradingOptions) -> dict[str, str]:
     return environment
 
 
-def nbval_command(notebook: Path, report: Path, options: GradingOptions) -> list[str]:
-    """The pytest command that runs one notebook under nbval and records every cell."""
-    return [sys.executable, "-m", "pytest", str(notebook), "--nbval-lax", "--nbval-current-env",
+def nbval_command(notebook: Path, report: Path, options: GradingOptions, warm: bool) -> list[str]:
+    """The pytest command that runs one notebook under nbval (in a warm kernel) and records every cell."""
+    kernel = f"--nbval-kernel-name={KERNEL_NAME}" if warm else "--nbval-current-env"
+    return [sys.executable, "-m", "pytest", str(notebook), "--nbval-lax", kernel,
             f"--nbval-cell-timeout={options.cell_timeout:g}", "-p", "dcgan_course.grading_plugin",
             f"{REPORT_OPTION}={report}", "-p", "no:cacheprovider", "-q", "--no-header", "--tb=line",
             "-c", str(notebook.parent / "pytest.ini"), "--rootdir", str(notebook.parent)]
 
 
-def run_nbval(notebook: Path, options: GradingOptions, overall_timeout: float) -> tuple[dict[int, dict], str]:
+def run_nbval(notebook: Path, options: GradingOptions, overall_timeout: float,
+              environment: dict[str, str] | None = None) -> tuple[dict[int, dict], str]:
     """Run one notebook under nbval in a subprocess; returns the cell records and pytest's output.
+
+    ``environment`` from ``kernel_environment`` selects warm kernels; without it each kernel starts cold.
 
     The records go to a folder of their own, away from the kernel's working folder, and only the
     first record of a cell counts. Raises ``TimeoutError`` when the whole run outlives
@@ -211,8 +217,9 @@ def run_nbval(notebook: Path, options: GradingOptions, overall_timeout: float) -
     (notebook.parent / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
     with tempfile.TemporaryDirectory(prefix="dcgan-grade-report-") as private:
         report = Path(private) / "cells.jsonl"
-        process = subprocess.Popen(nbval_command(notebook, report, options), cwd=notebook.parent,
-                                   env=grading_environment(options), stdout=subprocess.PIPE,
+        environment = environment or grading_environment(options)
+        command = nbval_command(notebook, report, options, warm=TEMPLATE_ENV in environment)
+        process = subprocess.Popen(command, cwd=notebook.parent, env=environment, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True, start_new_session=True)
         try:
             output, _ = process.communicate(timeout=overall_timeout)
@@ -229,7 +236,14 @@ def run_nbval(notebook: Path, options: GradingOptions, overall_timeout: float) -
     return records, output
 
 
-def grade_notebook(submission: Submission, reference: Path | None, options: GradingOptions) -> NotebookGrade:
+def kernel_environment(options: GradingOptions) -> contextlib.AbstractContextManager[dict[str, str]]:
+    """The environment nbval runs under: with a warm-kernel template while it is open, or plain."""
+    environment = grading_environment(options)
+    return warm_kernels(environment) if options.warm_kernels else contextlib.nullcontext(environment)
+
+
+def grade_notebook(submission: Submission, reference: Path | None, options: GradingOptions,
+                   environment: dict[str, str] | None = None) -> NotebookGrade:
     """Grade one submitted notebook against its reference solution in a scratch folder."""
     def row(status: str, detail: str = "", total: int = 0,
             checks: Sequence[CheckResult] = ()) -> NotebookGrade:
@@ -255,8 +269,8 @@ def grade_notebook(submission: Submission, reference: Path | None, options: Grad
         notebook_path = Path(scratch) / submission.notebook
         nbformat.write(graded, notebook_path)
         try:
-            records, output = run_nbval(notebook_path, options,
-                                        options.cell_timeout * (code_cells + 1) + STARTUP_ALLOWANCE)
+            backstop = options.cell_timeout * (code_cells + 1) + STARTUP_ALLOWANCE
+            records, output = run_nbval(notebook_path, options, backstop, environment)
         except TimeoutError as error:
             return row(TIMEOUT, str(error), len(positions), [CheckResult(label, False, str(error))
                                                             for label in positions.values()])
@@ -295,11 +309,12 @@ def grade(submissions: Path, reference: Path, options: GradingOptions = GradingO
     references = reference_notebooks(reference)
     work = find_submissions(submissions, references)
 
-    def grade_one(submission: Submission) -> NotebookGrade:
-        result = grade_notebook(submission, references.get(submission.notebook), options)
-        if on_graded is not None:
-            on_graded(result)
-        return result
+    with kernel_environment(options) as environment:
+        def grade_one(submission: Submission) -> NotebookGrade:
+            result = grade_notebook(submission, references.get(submission.notebook), options, environment)
+            if on_graded is not None:
+                on_graded(result)
+            return result
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        return list(pool.map(grade_one, work))
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            return list(pool.map(grade_one, work))
