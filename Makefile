@@ -11,7 +11,7 @@ FIRST_NOTEBOOK := notebooks/00_setup_and_data.ipynb
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_OPTIONS ?=
 
-.PHONY: help install lab course site test lint unit notebooks exercises benchmarks clean
+.PHONY: help install lab course site test lint unit notebooks nbgrader exercises benchmarks clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -39,9 +39,21 @@ site: install  ## the executed course as a static site in build/site, course map
 	$(BIN)/python scripts/build_site.py --out build/site --jobs $(SITE_JOBS) $(if $(filter 1,$(FAST)),--fast,)
 	@echo "Open build/site/index.html"
 
-test: install  ## lint, unit tests, and every notebook under nbval in fast mode
+test: install  ## lint, unit tests, every notebook under nbval in fast mode, then the nbgrader round trip
 	$(BIN)/ruff check .
 	DCGAN_COURSE_FAST=1 $(BIN)/pytest --nbval-lax --nbval-current-env tests notebooks solutions
+	$(MAKE) nbgrader
+
+# nbgrader lives in its own environment (its Jupyter pins must not move the course's); the notebooks
+# it grades run in warm kernels of .venv, so .venv-nbgrader needs no torch.
+NBGRADER_VENV := .venv-nbgrader
+$(NBGRADER_VENV)/.installed:
+	test -x $(NBGRADER_VENV)/bin/python || $(PYTHON) -m venv $(NBGRADER_VENV)
+	$(NBGRADER_VENV)/bin/python -m pip install --quiet "nbgrader>=0.9,<0.10"
+	touch $@
+
+nbgrader: install $(NBGRADER_VENV)/.installed  ## nbgrader generate_assignment + autograde round trip
+	DCGAN_COURSE_FAST=1 DCGAN_COURSE_NBGRADER=$(CURDIR)/$(NBGRADER_VENV)/bin $(BIN)/pytest tests/test_nbgrader.py
 
 lint: install  ## ruff on the package, tests and notebooks
 	$(BIN)/ruff check .

@@ -130,6 +130,24 @@ def add_make_exercises_command(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run_make_exercises)
 
 
+def run_release(args: argparse.Namespace) -> int:
+    """Write the student edition (lectures, fresh exercises, the package; no solutions) into OUT."""
+    from dcgan_course import release
+
+    files = release.write_release(args.root, args.out)
+    print(f"wrote {len(files)} files to {args.out}: notebooks/, exercises/, dcgan_course/ and no solutions/ "
+          "(the package still holds reference implementations: see docs/for_instructors.md)")
+    return 0
+
+
+def add_release_command(subparsers: argparse._SubParsersAction) -> None:
+    """``release``: the course to hand out, without solutions/."""
+    parser = subparsers.add_parser("release", help="write the student edition (no solutions) to a new folder")
+    parser.add_argument("out", type=Path, help="a new or empty folder outside the checkout")
+    parser.add_argument("--root", type=Path, default=Path("."), help="the course checkout (default: .)")
+    parser.set_defaults(run=run_release)
+
+
 def run_grade(args: argparse.Namespace) -> int:
     """Grade every submission and write the reports; 0 even when students fail, 1 if a run broke."""
     from dcgan_course import grading, grading_reports
@@ -309,8 +327,8 @@ def add_probe_command(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run_probe)
 
 
-COMMANDS = (add_train_command, add_probe_command, add_make_exercises_command, add_grade_command,
-            add_set_repo_command, add_stylize_command, add_translate_demo_command)
+COMMANDS = (add_train_command, add_probe_command, add_make_exercises_command, add_release_command,
+            add_grade_command, add_set_repo_command, add_stylize_command, add_translate_demo_command)
 
 if __name__ == "__main__":
     sys.exit(main())

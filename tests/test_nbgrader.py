@@ -1,0 +1,132 @@
+"""nbgrader on the course: metadata generated from solutions/, and the full round trip.
+
+The round trip (``generate_assignment``, then ``autograde`` of a solved and a blank class) needs
+nbgrader, which lives in its own environment: ``make nbgrader`` creates ``.venv-nbgrader`` and
+runs this file with ``DCGAN_COURSE_NBGRADER`` naming that environment's ``bin`` folder. Without
+it the round-trip tests are skipped and say so. The notebooks run in warm kernels of the course's
+environment (``grading_kernels``), since nbgrader's environment has no torch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from dcgan_course import authoring, check_cells, nbgrader_export
+from dcgan_course.grading import GradingOptions, grading_environment
+from dcgan_course.grading_kernels import KERNEL_NAME, warm_kernels
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "solutions"
+NBGRADER_BIN = os.environ.get("DCGAN_COURSE_NBGRADER")
+ASSIGNMENT = nbgrader_export.ASSIGNMENT
+CELL_TIMEOUT_S = 300
+SCORES = '''
+import json, sys
+from nbgrader.api import Gradebook
+with Gradebook("sqlite:///gradebook.db") as gradebook:
+    print(json.dumps({f"{notebook.student.id}/{notebook.name}": [notebook.score, notebook.max_score]
+                      for submission in gradebook.assignment_submissions(sys.argv[1])
+                      for notebook in submission.notebooks}))
+'''
+
+
+def test_solution_and_check_cells_get_nbgrader_metadata():
+    solution = nbformat.read(ROOT / "tests" / "fixtures" / "solutions" / "01_arithmetic.ipynb", as_version=4)
+    source = nbgrader_export.nbgrader_source(solution, "01_arithmetic.ipynb")
+    marked = {cell.id: cell.metadata.get("nbgrader") for cell in source.cells}
+    assert marked["add"] == {"schema_version": 3, "grade_id": "add", "task": False, "grade": False,
+                             "solution": True, "locked": False}
+    assert marked["check-add"] == {"schema_version": 3, "grade_id": "check-add", "task": False,
+                                   "grade": True, "solution": False, "locked": True, "points": 1}
+    untouched = [cell for cell in source.cells if not check_cells.is_check(cell)
+                 and not authoring.has_solution(cell.source)]
+    assert untouched and all(marked[cell.id] is None for cell in untouched)
+    assert [cell.source for cell in source.cells][1:] == [cell.source for cell in solution.cells][1:]
+
+
+def test_the_config_gives_nbgrader_the_stub_make_exercises_writes(tmp_path):
+    nbgrader_export.write_course(SOLUTIONS, tmp_path)
+    config = (tmp_path / "nbgrader_config.py").read_text(encoding="utf-8")
+    assert repr("\n".join(authoring.STUB_LINES)) in config
+    assert sorted(path.name for path in (tmp_path / "source" / ASSIGNMENT).iterdir()) == sorted(
+        path.name for path in authoring.solution_notebooks(SOLUTIONS))
+
+
+def nbgrader(course: Path, environment: dict[str, str], *args: str) -> None:
+    """Run an nbgrader command in the course folder; fail the test with its log if it fails."""
+    result = subprocess.run([str(Path(NBGRADER_BIN) / "nbgrader"), *args], cwd=course, env=environment,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def solved_copy(released: nbformat.NotebookNode, solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A student who filled in every solution cell of the released notebook with the reference answer."""
+    answers = {cell.id: cell.source for cell in solution.cells}
+    for cell in released.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = answers[cell.id]
+    return released
+
+
+@pytest.fixture(scope="module")
+def round_trip(tmp_path_factory):
+    """generate_assignment once, then autograde a solved and a blank student side by side."""
+    if not NBGRADER_BIN:
+        pytest.skip("nbgrader lives in its own environment: run `make nbgrader` for the round trip")
+    course = tmp_path_factory.mktemp("nbgrader")
+    nbgrader_export.write_course(SOLUTIONS, course)
+    environment = grading_environment(GradingOptions())
+    environment["PATH"] = os.pathsep.join([NBGRADER_BIN, environment["PATH"]])
+    nbgrader(course, environment, "generate_assignment", ASSIGNMENT)
+    released = course / "release" / ASSIGNMENT
+    students = {}
+    for student in ("solved", "blank"):
+        students[student] = folder = tmp_path_factory.mktemp(student)
+        shutil.copytree(course, folder, dirs_exist_ok=True)
+        submitted = folder / "submitted" / student / ASSIGNMENT
+        submitted.mkdir(parents=True)
+        for path in sorted(released.glob("*.ipynb")):
+            notebook = nbformat.read(path, as_version=4)
+            if student == "solved":
+                notebook = solved_copy(notebook, nbformat.read(SOLUTIONS / path.name, as_version=4))
+            nbformat.write(notebook, submitted / path.name)
+    with warm_kernels(environment) as environment:
+        runs = [subprocess.Popen([str(Path(NBGRADER_BIN) / "nbgrader"), "autograde", ASSIGNMENT,
+                                  f"--ExecutePreprocessor.kernel_name={KERNEL_NAME}",
+                                  f"--ExecutePreprocessor.timeout={CELL_TIMEOUT_S}"],
+                                 cwd=folder, env=environment, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, text=True) for folder in students.values()]
+        logs = [run.communicate()[1] for run in runs]
+    assert all(run.returncode == 0 for run in runs), logs
+    scores = {}
+    for folder in students.values():
+        printed = subprocess.run([str(Path(NBGRADER_BIN) / "python"), "-c", SCORES, ASSIGNMENT], cwd=folder,
+                                 capture_output=True, text=True, check=True).stdout
+        scores |= json.loads(printed)
+    return {"released": released, "scores": scores}
+
+
+def test_nbgraders_student_version_is_what_make_exercises_writes(round_trip):
+    for solution in authoring.solution_notebooks(SOLUTIONS):
+        expected = authoring.make_exercise(nbformat.read(solution, as_version=4), solution.name)
+        released = nbformat.read(round_trip["released"] / solution.name, as_version=4)
+        assert [(cell.id, cell.cell_type, cell.source) for cell in released.cells] == [
+            (cell.id, cell.cell_type, cell.source) for cell in expected.cells], solution.name
+
+
+def test_autograde_gives_the_solutions_full_marks_and_the_blanks_zero(round_trip):
+    scores = round_trip["scores"]
+    names = [path.stem for path in authoring.solution_notebooks(SOLUTIONS)]
+    assert len(scores) == 2 * len(names)
+    for name in names:
+        solution = nbformat.read(SOLUTIONS / f"{name}.ipynb", as_version=4)
+        checks = sum(check_cells.is_check(cell) for cell in solution.cells)
+        assert scores[f"solved/{name}"] == [checks, checks], name
+        assert scores[f"blank/{name}"] == [0, checks], name
