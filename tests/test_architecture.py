@@ -54,8 +54,11 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "nbgrader_export": {"authoring", "check_cells"},  # nbgrader's metadata, written from solutions/
     "release": {"authoring"},  # the student edition: lectures, fresh exercises, the package
     "checks": set(),
-    "checks.networks": {"checks", "models"},
-    "checks.training": {"checks", "models"},
+    "losses": set(),
+    "checks.networks": {"checks"},
+    "checks.discriminator": {"checks", "checks.networks"},  # reuses the layer tracing of the generator checks
+    "checks.training": {"checks", "losses", "models"},
+    "checks.latent": {"checks", "latent"},
     "checks.representations": {"checks", "features", "improve", "latent", "models", "train"},
     "checks.translation": {"checks", "train", "translation"},
     "checks.style": {"checks", "style"},
@@ -119,7 +122,7 @@ def test_module_stays_readable_in_one_sitting(path: Path) -> None:
 def test_the_import_check_sees_relative_and_absolute_imports() -> None:
     assert course_imports(PACKAGE / "train.py") >= {"checkpoint", "precision", "models"}
     assert "train" in course_imports(PACKAGE / "checks" / "representations.py")
-    assert course_imports(PACKAGE / "checks" / "networks.py") == {"checks", "models"}
+    assert course_imports(PACKAGE / "checks" / "discriminator.py") == {"checks", "checks.networks"}
 
 
 def test_python_dash_m_cli_lists_the_same_commands_as_the_entry_point() -> None:

@@ -1,4 +1,8 @@
-"""The GAN checks pass the package's reference code and name each planted bug."""
+"""The network and training checks pass reference code with one tick line and name each planted bug.
+
+Each table row plants one common mistake (docs/common_mistakes.md lists where learners make them)
+and asserts the phrases of the message that names it.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dcgan_course import checks, data, models, train
-from dcgan_course.checks import networks, training
+from dcgan_course import checks, losses, train
+from dcgan_course.checks import discriminator, networks, training
 
 
-def fails_with(check: Callable[[object], None], candidate: object, *phrases: str) -> str:
+def fails_with(check: Callable[..., None], candidate: object, *phrases: str) -> str:
     """Run ``check`` on ``candidate``; assert it fails with a message containing every phrase."""
     with pytest.raises(AssertionError) as failure:
         check(candidate)
@@ -22,6 +26,14 @@ def fails_with(check: Callable[[object], None], candidate: object, *phrases: str
     for phrase in phrases:
         assert phrase in message, f"{phrase!r} not in {message!r}"
     return message
+
+
+def passes_with_one_tick_line(check: Callable[..., None], candidate: object, capsys) -> str:
+    """Run ``check`` on ``candidate``; assert it prints exactly one line starting with the tick."""
+    check(candidate)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("✅"), lines
+    return lines[0]
 
 
 def not_implemented(*args: object, **kwargs: object) -> None:
@@ -37,211 +49,279 @@ class StubModel(nn.Module):
         raise NotImplementedError
 
 
+# ------------------------------------------------------------------ reference solutions
+
+def paper_block(in_channels: int, out_channels: int, *, kernel: int = 5, padding: int = 2,
+                output_padding: int = 1, activation: type = nn.ReLU, norm: bool = True) -> nn.Sequential:
+    """The paper's 5x5 doubling block, with switches that plant one bug each."""
+    layers = [nn.ConvTranspose2d(in_channels, out_channels, kernel, 2, padding, output_padding, bias=False)]
+    layers += [nn.BatchNorm2d(out_channels)] if norm else []
+    return nn.Sequential(*layers, activation())
+
+
+class Generator28(nn.Module):
+    """1 -> 7 -> 14 -> 28 by transposed convolutions; switches plant one bug each."""
+
+    def __init__(self, latent_dim: int = 100, channels: int = 1, base_width: int = 8, *, output: str = "tanh",
+                 output_norm: bool = False, hidden_activation: type = nn.ReLU, crop: bool = False,
+                 upsample: bool = False, pool: bool = False) -> None:
+        super().__init__()
+        wide, narrow = 2 * base_width, base_width
+        self.project = nn.Sequential(nn.ConvTranspose2d(latent_dim, wide, 7, 1, 0, bias=False),
+                                     nn.BatchNorm2d(wide), hidden_activation())
+        self.upsample = nn.Sequential(nn.ConvTranspose2d(wide, narrow, 4, 2, 1, bias=False),
+                                      nn.BatchNorm2d(narrow), hidden_activation())
+        last = nn.ConvTranspose2d(narrow, channels, 4, 2, 1 if not crop else 0, bias=False)
+        ending = {"tanh": [nn.Tanh()], "sigmoid": [nn.Sigmoid()], "none": []}[output]
+        self.to_image = nn.Sequential(last, *([nn.BatchNorm2d(channels)] if output_norm else []), *ending)
+        self.resize = nn.Upsample(size=28) if upsample else nn.Identity()
+        self.pool = nn.MaxPool2d(3, 1, 1) if pool else nn.Identity()
+        self.crop = crop
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        images = self.pool(self.resize(self.to_image(self.upsample(self.project(z[:, :, None, None])))))
+        return images[..., 1:29, 1:29] if self.crop else images
+
+
+class MinibatchStdDev(nn.Module):
+    """The reference layer; switches plant one bug each."""
+
+    def __init__(self, *, dim: int = 0, epsilon: float = 1e-8, average: bool = True,
+                 detach: bool = False) -> None:
+        super().__init__()
+        self.dim, self.epsilon, self.average, self.detach = dim, epsilon, average, detach
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        spread = (x.var(dim=self.dim, unbiased=False, keepdim=True) + self.epsilon).sqrt()
+        spread = spread.mean() if self.average else spread.mean(dim=1, keepdim=True)
+        spread = spread.detach() if self.detach else spread
+        return torch.cat([x, spread.expand(x.shape[0], 1, *x.shape[2:])], dim=1)
+
+
+class Discriminator28(nn.Module):
+    """28 -> 14 -> 7 -> minibatch stddev -> logit; switches plant one bug each."""
+
+    def __init__(self, channels: int = 1, base_width: int = 8, *, slope: float | None = 0.2,
+                 first_norm: bool = False, second_norm: bool = True, stddev: bool = True,
+                 sigmoid: bool = False, flatten: bool = True) -> None:
+        super().__init__()
+        activation = (lambda: nn.LeakyReLU(slope)) if slope is not None else nn.Identity
+        layers = [nn.Conv2d(channels, base_width, 4, 2, 1, bias=False),
+                  *([nn.BatchNorm2d(base_width)] if first_norm else []), activation(),
+                  nn.Conv2d(base_width, 2 * base_width, 4, 2, 1, bias=False),
+                  *([nn.BatchNorm2d(2 * base_width)] if second_norm else []), activation()]
+        layers += [MinibatchStdDev(), nn.Conv2d(2 * base_width + 1, 1, 7, bias=False)] if stddev else [
+            nn.Conv2d(2 * base_width, 1, 7, bias=False)]
+        self.layers = nn.Sequential(*layers, *([nn.Sigmoid()] if sigmoid else []))
+        self.flatten = flatten
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.layers(x)
+        return logits.flatten() if self.flatten else logits
+
+
+def lsgan_losses(real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The package's LSGAN pair."""
+    return losses.lsgan(real, fake)
+
+
+def hinge_losses(real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The package's hinge pair."""
+    return losses.hinge(real, fake)
+
+
 REFERENCES = [
-    (networks.check_scale_to_generator_range, data.scale_to_unit_range),
-    (networks.check_generator_block, models.generator_block),
-    (networks.check_generator, models.Generator),
-    (networks.check_init_weights, models.init_weights),
-    (networks.check_discriminator, models.Discriminator),
-    (training.check_discriminator_step, train.discriminator_step),
-    (training.check_generator_step, train.generator_step),
+    (networks.check_paper_block, paper_block, not_implemented),
+    (networks.check_generator_28, Generator28, StubModel),
+    (discriminator.check_minibatch_stddev, MinibatchStdDev, StubModel),
+    (discriminator.check_discriminator_28, Discriminator28, StubModel),
+    (partial(training.check_gan_losses, kind="lsgan"), lsgan_losses, not_implemented),
+    (partial(training.check_gan_losses, kind="hinge"), hinge_losses, not_implemented),
+    (training.check_discriminator_step, train.discriminator_step, not_implemented),
 ]
+IDS = ["paper_block", "generator_28", "minibatch_stddev", "discriminator_28", "lsgan", "hinge", "d_step"]
 
 
-@pytest.mark.parametrize(("check", "reference"), REFERENCES, ids=lambda item: getattr(item, "__name__", ""))
-def test_check_passes_the_package_reference_with_one_tick_line(check, reference, capsys):
-    check(reference)
-    lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("✅")
+@pytest.mark.parametrize(("check", "reference", "stub"), REFERENCES, ids=IDS)
+def test_check_passes_the_reference_with_one_tick_line(check, reference, stub, capsys):
+    passes_with_one_tick_line(check, reference, capsys)
 
 
-@pytest.mark.parametrize(("check", "reference"), REFERENCES, ids=lambda item: getattr(item, "__name__", ""))
-def test_stub_gets_a_friendly_not_implemented_message(check, reference):
-    stub = StubModel if isinstance(reference, type) else not_implemented
+@pytest.mark.parametrize(("check", "reference", "stub"), REFERENCES, ids=IDS)
+def test_stub_gets_a_friendly_not_implemented_message(check, reference, stub):
     fails_with(check, stub, "not implemented yet")
 
 
-# ------------------------------------------------------------------ scaling
+def planted(model_class: type, **bug: object) -> type:
+    """A subclass of ``model_class`` built with one bug switched on (keeps the learner's signature)."""
+    return type(model_class.__name__, (model_class,), {
+        "__init__": lambda self, **kwargs: model_class.__init__(self, **kwargs, **bug)})
 
-@pytest.mark.parametrize(("scale", "phrase"), [
-    (lambda pixels, max_value: pixels.float() / max_value, "left in [0, 1]"),
-    (lambda pixels, max_value: pixels.float(), "not scaled at all"),
-    (lambda pixels, max_value: pixels.float() / max_value - 0.5, "multiply by 2"),
-    (lambda pixels, max_value: pixels.float() / 255 * 2 - 1, "hard-coded"),
+
+# ------------------------------------------------------------------ 01: the 5x5 block, the checkerboard
+
+@pytest.mark.parametrize(("bug", "phrases"), [
+    (dict(kernel=4, padding=1, output_padding=0), ("kernel (4, 4)", "5x5")),
+    (dict(padding=1, output_padding=0), ("must double", "one pixel too many")),
+    (dict(padding=2, output_padding=0), ("one pixel short", "adds the missing row")),
+    (dict(activation=nn.LeakyReLU), ("LeakyReLU belongs to D",)),
+    (dict(norm=False), ("BatchNorm2d -> ReLU",)),
 ])
-def test_scale_check_names_images_not_scaled_to_minus_one_one(scale, phrase):
-    fails_with(networks.check_scale_to_generator_range, scale, "not scaled to [-1, 1]", phrase)
+def test_paper_block_check_names_the_planted_bug(bug, phrases):
+    fails_with(networks.check_paper_block, partial(paper_block, **bug), *phrases)
 
 
-# ------------------------------------------------------------------ generator
+def test_checkerboard_prediction_is_counted_from_stamps(capsys):
+    assert networks.stamp_counts(4).unique().tolist() == [4.0]  # 2 per axis
+    assert networks.stamp_counts(5).unique().tolist() == [4.0, 6.0, 9.0]  # 2 or 3 per axis
+    networks.check_checkerboard_prediction("kernel 4")
+    assert "but the run shows 'kernel 5'" in capsys.readouterr().out
+    fails_with(networks.check_checkerboard_prediction, None, "still None", "kernel 5")
 
-class SqueezedGenerator(models.Generator):
-    """Drops the channel axis."""
+
+# ------------------------------------------------------------------ 01: the 28-pixel generator
+
+@pytest.mark.parametrize(("bug", "phrases"), [
+    (dict(output="none"), ("outside [-1, 1]", "Tanh")),
+    (dict(output="sigmoid"), ("Sigmoid",)),
+    (dict(output_norm=True), ("BatchNorm on its output layer",)),
+    (dict(hidden_activation=nn.LeakyReLU), ("uses LeakyReLU", "generator uses ReLU")),
+    (dict(hidden_activation=nn.Identity), ("ConvTranspose2d -> BatchNorm2d -> ReLU",)),
+    (dict(crop=True), ("last convolution outputs 30 pixels", "shape arithmetic")),
+    (dict(upsample=True), ("uses Upsample", "no resizing")),
+    (dict(pool=True), ("uses pooling (MaxPool2d)",)),
+])
+def test_generator_28_check_names_the_planted_bug(bug, phrases):
+    fails_with(networks.check_generator_28, planted(Generator28, **bug), *phrases)
+
+
+class ResizingGenerator(Generator28):
+    """Reaches 28 by interpolating a 16x16 map down to 14 between layers."""
+
+    def __init__(self, **kwargs: int) -> None:
+        super().__init__(**kwargs)
+        wide, narrow = 2 * kwargs["base_width"], kwargs["base_width"]
+        self.upsample[0] = nn.ConvTranspose2d(wide, narrow, 4, 2, 0, bias=False)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return super().forward(z).squeeze(1)
+        hidden = self.upsample(self.project(z[:, :, None, None]))
+        return self.to_image(F.interpolate(hidden, size=14))
 
 
-class NoTanhGenerator(models.Generator):
-    """Forgets the output Tanh."""
-
-    def __init__(self, **kwargs: int) -> None:
-        super().__init__(**kwargs)
-        self.to_image[1] = nn.Identity()
+def test_generator_28_check_names_resizing_between_layers():
+    fails_with(networks.check_generator_28, ResizingGenerator, "resizes between layers",
+               "(16, 16) -> (14, 14)")
 
 
-class SigmoidGenerator(models.Generator):
-    """Ends with Sigmoid instead of Tanh."""
+# ------------------------------------------------------------------ 02: minibatch stddev
 
-    def __init__(self, **kwargs: int) -> None:
-        super().__init__(**kwargs)
-        self.to_image[1] = nn.Sigmoid()
-
-
-class OutputBatchNormGenerator(models.Generator):
-    """Puts BatchNorm on the output layer."""
-
-    def __init__(self, **kwargs: int) -> None:
-        super().__init__(**kwargs)
-        self.to_image.insert(1, nn.BatchNorm2d(kwargs["channels"]))
-
-
-class PoolingGenerator(models.Generator):
-    """Adds a (shape-preserving) pooling layer."""
-
-    def __init__(self, **kwargs: int) -> None:
-        super().__init__(**kwargs)
-        self.to_image.insert(0, nn.MaxPool2d(3, stride=1, padding=1))
-
-
-class UnshapedLatentGenerator(models.Generator):
-    """Feeds z of shape (N, latent_dim) straight into the first transposed convolution."""
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.to_image(self.upsample(self.project(z)))
-
-
-def test_generator_check_hints_at_reshaping_a_flat_latent_vector():
-    fails_with(networks.check_generator, UnshapedLatentGenerator, "z[:, :, None, None]")
-
-
-def test_generator_check_reports_expected_and_actual_shape():
-    fails_with(networks.check_generator, SqueezedGenerator,
-               "expected shape (16, 1, 32, 32), got (16, 32, 32)")
-
-
-@pytest.mark.parametrize(("generator_class", "phrase"), [
-    (NoTanhGenerator, "missing Tanh"),
-    (SigmoidGenerator, "Sigmoid"),
-    (OutputBatchNormGenerator, "BatchNorm on its output layer"),
-    (PoolingGenerator, "uses pooling (MaxPool2d)"),
+@pytest.mark.parametrize(("bug", "phrases"), [
+    (dict(dim=1), ("across *channels*", "batch dimension")),
+    (dict(average=False), ("varies over the batch or the positions", "*one* number")),
+    (dict(detach=True), ("detaches its statistic",)),
+    (dict(epsilon=0.0), ("NaN gradient", "epsilon")),
 ])
-def test_generator_check_names_the_architecture_bug(generator_class, phrase):
-    fails_with(networks.check_generator, generator_class, phrase)
+def test_minibatch_stddev_check_names_the_planted_bug(bug, phrases):
+    fails_with(discriminator.check_minibatch_stddev, planted(MinibatchStdDev, **bug), *phrases)
 
 
-def leaky_generator_block(in_channels: int, out_channels: int) -> nn.Sequential:
-    """A generator block with the discriminator's activation."""
-    block = models.generator_block(in_channels, out_channels)
-    block[2] = nn.LeakyReLU(0.2)
-    return block
+class RectifyingStdDev(MinibatchStdDev):
+    """Passes on changed input channels (a stray activation) next to the statistic."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.relu())
 
 
-def test_generator_block_check_names_leaky_relu_and_missing_batchnorm():
-    fails_with(networks.check_generator_block, leaky_generator_block, "uses LeakyReLU")
-    without_norm = lambda i, o: nn.Sequential(nn.ConvTranspose2d(i, o, 4, 2, 1), nn.ReLU())  # noqa: E731
-    fails_with(networks.check_generator_block, without_norm, "no nn.BatchNorm2d")
+def test_minibatch_stddev_check_names_changed_input_channels():
+    fails_with(discriminator.check_minibatch_stddev, RectifyingStdDev, "changed the input channels")
 
 
-# ------------------------------------------------------------------ init
+# ------------------------------------------------------------------ 02: the 28-pixel discriminator
 
-def init_with(
-    conv_std: float = 0.02, norm_mean: float = 1.0, conv_types: tuple = (nn.Conv2d, nn.ConvTranspose2d)
-) -> Callable[[nn.Module], None]:
-    """An init_weights with planted numbers."""
-    def init_weights(module: nn.Module) -> None:
-        if isinstance(module, conv_types):
-            nn.init.normal_(module.weight, 0.0, conv_std)
-        elif isinstance(module, nn.BatchNorm2d):
-            nn.init.normal_(module.weight, norm_mean, 0.02)
-            nn.init.zeros_(module.bias)
-    return init_weights
-
-
-@pytest.mark.parametrize(("init", "phrases"), [
-    (init_with(conv_std=1.0), ("Wrong init std", "std 1.0 instead of 0.02")),
-    (init_with(conv_std=0.2), ("Wrong init std", "0.2 instead of 0.02")),
-    (init_with(norm_mean=0.0), ("BatchNorm weights", "not about 1")),
-    (init_with(conv_types=(nn.Conv2d,)), ("default weights", "ConvTranspose2d")),
+@pytest.mark.parametrize(("bug", "phrases"), [
+    (dict(slope=None), ("no LeakyReLU", "one linear map")),  # the audit's case: no nonlinearity at all
+    (dict(slope=0.01), ("slope [0.01]", "0.2")),
+    (dict(first_norm=True), ("layer 1 has BatchNorm", "input layer")),
+    (dict(second_norm=False), ("layer 2 has no BatchNorm2d",)),
+    (dict(stddev=False), ("judges every image on its own", "minibatch-stddev")),
+    (dict(sigmoid=True), ("Sigmoid module", "logits")),
+    (dict(flatten=False), ("expected shape (16,), got (16, 1, 1, 1)", "flatten")),
 ])
-def test_init_check_names_wrong_std_and_batchnorm_scale(init, phrases):
-    fails_with(networks.check_init_weights, init, *phrases)
+def test_discriminator_28_check_names_the_planted_bug(bug, phrases):
+    fails_with(discriminator.check_discriminator_28, planted(Discriminator28, **bug), *phrases)
 
 
-# ------------------------------------------------------------------ discriminator
-
-class SigmoidModuleDiscriminator(models.Discriminator):
-    """Ends with a Sigmoid module before a logits loss."""
+class ReluDiscriminator(Discriminator28):
+    """Uses ReLU instead of LeakyReLU(0.2)."""
 
     def __init__(self, **kwargs: int) -> None:
         super().__init__(**kwargs)
-        self.to_logit = nn.Sequential(self.to_logit, nn.Sigmoid())
+        self.layers = nn.Sequential(*[nn.ReLU() if isinstance(m, nn.LeakyReLU) else m for m in self.layers])
 
 
-class SigmoidFunctionDiscriminator(models.Discriminator):
-    """Applies torch.sigmoid in forward."""
+class SigmoidFunctionDiscriminator(Discriminator28):
+    """Applies torch.sigmoid in forward, invisible to module inspection."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(super().forward(x))
 
 
-class FirstLayerBatchNormDiscriminator(models.Discriminator):
-    """Normalises the input layer too."""
-
-    def __init__(self, **kwargs: int) -> None:
-        super().__init__(**kwargs)
-        self.blocks[0].insert(1, nn.BatchNorm2d(self.base_width))
-
-
-class ReluDiscriminator(models.Discriminator):
-    """Uses ReLU instead of LeakyReLU(0.2)."""
-
-    def __init__(self, **kwargs: int) -> None:
-        super().__init__(**kwargs)
-        for block in self.blocks:
-            block[-1] = nn.ReLU()
-
-
-class UnflattenedDiscriminator(models.Discriminator):
-    """Returns (N, 1, 1, 1) logits."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.to_logit(self.blocks(x))
-
-
 @pytest.mark.parametrize(("discriminator_class", "phrases"), [
-    (SigmoidModuleDiscriminator, ("Sigmoid module", "logits")),
-    (SigmoidFunctionDiscriminator, ("stay in [0, 1]", "sigmoid")),
-    (FirstLayerBatchNormDiscriminator, ("BatchNorm on its first layer",)),
     (ReluDiscriminator, ("uses ReLU", "LeakyReLU(0.2)")),
-    (UnflattenedDiscriminator, ("expected shape (16,), got (16, 1, 1, 1)", "flatten")),
+    (SigmoidFunctionDiscriminator, ("stay in [0, 1]", "sigmoid")),
 ])
-def test_discriminator_check_names_the_architecture_bug(discriminator_class, phrases):
-    fails_with(networks.check_discriminator, discriminator_class, *phrases)
+def test_discriminator_28_check_names_hidden_activation_bugs(discriminator_class, phrases):
+    fails_with(discriminator.check_discriminator_28, discriminator_class, *phrases)
 
 
-# ------------------------------------------------------------------ training steps
+def test_receptive_field_prediction_is_measured_on_the_learners_network(capsys):
+    discriminator.check_receptive_field_prediction("the whole image", Discriminator28)
+    out = capsys.readouterr().out
+    assert "but the run shows 'a patch'" in out and "sees 10x10" in out
+
+
+# ------------------------------------------------------------------ 03: losses and the prediction
+
+@pytest.mark.parametrize(("kind", "mistake", "phrases"), [
+    ("lsgan", lambda r, f: losses.lsgan(r.sigmoid(), f.sigmoid()), ("a sigmoid first",)),
+    ("lsgan", lambda r, f: tuple(2 * loss for loss in losses.lsgan(r, f)), ("factor 1/2",)),
+    ("lsgan", lambda r, f: (losses.lsgan(r, f)[0], 0.5 * (f**2).mean()), ("G aims at the fake label 0",)),
+    ("lsgan", lambda r, f: losses.lsgan(1 - r, 1 - f), ("targets are swapped",)),
+    ("lsgan", lambda r, f: (0.5 * ((r - 1) ** 2).sum() + 0.5 * (f**2).sum(), losses.lsgan(r, f)[1]),
+     ("sums over the batch",)),
+    ("lsgan", lambda r, f: tuple(loss.item() for loss in losses.lsgan(r, f)), ("torch.Tensor",)),
+    ("hinge", lambda r, f: (losses.hinge(r, f)[0], F.relu(1 - f).mean()), ("G's loss has a hinge too",)),
+    ("hinge", lambda r, f: ((1 - r).mean() + (1 + f).mean(), -f.mean()), ("D's loss has no hinge",)),
+    ("hinge", lambda r, f: (F.relu(1 + r).mean() + F.relu(1 - f).mean(), f.mean()), ("signs are swapped",)),
+    ("hinge", lambda r, f: tuple(loss.detach() for loss in losses.hinge(r, f)), ("has no gradient",)),
+])
+def test_loss_check_names_the_planted_bug(kind, mistake, phrases):
+    fails_with(partial(training.check_gan_losses, kind=kind), mistake, *phrases)
+
+
+def test_vanishing_prediction_is_computed_by_autograd(capsys):
+    training.check_vanishing_prediction("non-saturating")
+    out = capsys.readouterr().out
+    assert "but the run shows 'minimax'" in out and "0.0025" in out
+
+
+# ------------------------------------------------------------------ 03: the D step
 
 def planted_discriminator_step(generator, discriminator, optimizer, real_images, noise, scaler=None, *,
-                               detach=True, real_target=1.0, zero_grad=True, probabilities=True):
+                               detach=True, real_target=1.0, fake_target=0.0, zero_grad=True,
+                               probabilities=True, squash=False, fake_term=True):
     """The reference D step with switches that plant one bug each."""
     if zero_grad:
         optimizer.zero_grad()
     fake_images = generator(noise)
     fake_images = fake_images.detach() if detach else fake_images
     real_logits, fake_logits = discriminator(real_images), discriminator(fake_images)
-    loss = (F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, real_target))
-            + F.binary_cross_entropy_with_logits(fake_logits, torch.full_like(fake_logits, 1 - real_target)))
+    if squash:
+        real_logits, fake_logits = real_logits.sigmoid(), fake_logits.sigmoid()
+    loss = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, real_target))
+    if fake_term:
+        fake_targets = torch.full_like(fake_logits, fake_target)
+        loss = loss + F.binary_cross_entropy_with_logits(fake_logits, fake_targets)
     loss.backward()
     optimizer.step()
     read = torch.sigmoid if probabilities else (lambda logits: logits)
@@ -249,51 +329,24 @@ def planted_discriminator_step(generator, discriminator, optimizer, real_images,
             "d_fake": read(fake_logits).mean().item()}
 
 
-def test_planted_discriminator_step_is_correct_when_no_bug_is_planted():
-    training.check_discriminator_step(planted_discriminator_step)
+def test_planted_discriminator_step_is_correct_when_no_bug_is_planted(capsys):
+    passes_with_one_tick_line(training.check_discriminator_step, planted_discriminator_step, capsys)
 
 
 @pytest.mark.parametrize(("bug", "phrases"), [
-    (dict(detach=False), ("sent gradients into the generator", "missing .detach()")),
-    (dict(real_target=0.0), ("swapped real/fake labels", "call real images fake")),
+    (dict(detach=False), ("sent gradients into the generator", "not detached")),
+    (dict(real_target=0.0, fake_target=1.0), ("swapped real/fake labels", "call real images fake")),
+    (dict(fake_target=1.0), ("fakes are labelled real",)),
     (dict(zero_grad=False), ("zero_grad",)),
     (dict(probabilities=False), ("probabilities",)),
+    (dict(squash=True), ("sigmoid before a with-logits loss",)),
+    (dict(fake_term=False), ("only the real half",)),
 ])
 def test_discriminator_step_check_names_the_planted_bug(bug, phrases):
     fails_with(training.check_discriminator_step, partial(planted_discriminator_step, **bug), *phrases)
 
 
-def planted_generator_step(generator, discriminator, optimizer, noise, scaler=None, *,
-                           loss_kind="non-saturating", detach=False, as_float=True):
-    """The reference G step with switches that plant one bug each."""
-    optimizer.zero_grad()
-    fake_images = generator(noise)
-    logits = discriminator(fake_images.detach() if detach else fake_images)
-    losses = {
-        "non-saturating": lambda: F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits)),
-        "swapped": lambda: F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits)),
-        "minimax": lambda: -F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits)),
-    }
-    loss = losses[loss_kind]()
-    if loss.requires_grad:
-        loss.backward()
-    optimizer.step()
-    return {"loss_g": loss.item() if as_float else loss}
-
-
-def test_planted_generator_step_is_correct_when_no_bug_is_planted():
-    training.check_generator_step(planted_generator_step)
-
-
-@pytest.mark.parametrize(("bug", "phrases"), [
-    (dict(loss_kind="swapped"), ("swapped labels", "more* fake")),
-    (dict(loss_kind="minimax"), ("minimax", "non-saturating")),
-    (dict(detach=True), ("did not change the generator", ".detach()")),
-    (dict(as_float=False), ("Python float",)),
-])
-def test_generator_step_check_names_the_planted_bug(bug, phrases):
-    fails_with(training.check_generator_step, partial(planted_generator_step, **bug), *phrases)
-
+# ------------------------------------------------------------------ predictions in general
 
 def test_prediction_check_fails_on_a_blank_and_names_the_options():
     def predict(value: object) -> None:

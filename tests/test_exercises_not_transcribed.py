@@ -32,10 +32,6 @@ THRESHOLD = 0.30
 SIMILAR = 0.8  # token-sequence similarity at which a line counts as the lecture's
 SIMILAR_MIN_TOKENS = 6
 NOT_YET_FIXED = {
-    "01_generator.ipynb",
-    "02_discriminator.ipynb",
-    "03_adversarial_training.ipynb",
-    "04_latent_space.ipynb",
     "05_feature_extraction.ipynb",
     "06_linear_probing.ipynb",
 }

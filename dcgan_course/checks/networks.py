@@ -1,47 +1,70 @@
-"""Checks for the network exercises (notebooks 01-02): scaling, generator block, generator, init, D.
+"""Checks for the generator exercises (notebook 01), and the layer tracing the network checks share.
 
-Each check runs the learner's code on small, seeded inputs, compares it with the DCGAN rules and
-names the likely bug. The training-step checks of notebook 03 are in ``checks.training``.
+Each check runs the learner's code on small, seeded inputs and verifies every property its pass
+line names, from the layers a forward pass really calls (hooks), not from what the model holds.
+The discriminator's checks (notebook 02) are in ``checks.discriminator``, the training steps'
+(notebook 03) in ``checks.training``.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from .. import models
-from . import call_learner, expect, expect_shape, expect_tensor, passed
+from . import call_learner, check_prediction, expect, expect_shape, expect_tensor, passed
 
 POOLING_LAYERS = (
     nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveMaxPool2d, nn.AdaptiveAvgPool2d, nn.LPPool2d,
     nn.FractionalMaxPool2d,
 )
+CONVOLUTIONS = (nn.Conv2d, nn.ConvTranspose2d)
+SHAPE_ONLY = (nn.Identity, nn.Flatten, nn.Unflatten)  # layers that change no value, ignored in traces
+MNIST_SIZE = 28
+
+
+@dataclass
+class LayerCall:
+    """One leaf module called by a forward pass, with the shapes it saw."""
+
+    module: nn.Module
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
 
 
 # ---------------------------------------------------------------- helpers
 
-def leaf_modules_in_call_order(model: nn.Module, inputs: torch.Tensor) -> list[nn.Module]:
-    """The leaf modules in the order a forward pass calls them (found with forward hooks)."""
-    order: list[nn.Module] = []
+def trace_layers(model: nn.Module, inputs: torch.Tensor) -> list[LayerCall]:
+    """The leaf modules in the order a forward pass calls them, with input and output shapes."""
+    calls: list[LayerCall] = []
+
+    def record(module: nn.Module, args: tuple, output: object) -> None:
+        shape_in = tuple(args[0].shape) if args and isinstance(args[0], torch.Tensor) else ()
+        shape_out = tuple(output.shape) if isinstance(output, torch.Tensor) else ()
+        calls.append(LayerCall(module, shape_in, shape_out))
+
     leaves = [module for module in model.modules() if not list(module.children())]
-    handles = [leaf.register_forward_hook(lambda module, *_: order.append(module)) for leaf in leaves]
+    handles = [leaf.register_forward_hook(record) for leaf in leaves]
     try:
         with torch.no_grad():
             model(inputs)
     finally:
         for handle in handles:
             handle.remove()
-    return order
+    return calls
 
 
 def expect_no_pooling(model: nn.Module, name: str) -> None:
     """DCGAN replaces pooling with strided (transposed) convolutions."""
     pools = sorted({type(layer).__name__ for layer in model.modules() if isinstance(layer, POOLING_LAYERS)})
-    expect(not pools, f"{name} uses pooling ({', '.join(pools)}): DCGAN has no pooling layers. "
-                      "Let strided convolutions change the resolution instead.")
+    expect(not pools, f"{name} uses pooling ({', '.join(pools)}): DCGAN has no pooling layers "
+                      "(lecture 01, §3 guideline 1). Let strided convolutions change the resolution.")
+    resizers = sorted({type(layer).__name__ for layer in model.modules() if isinstance(layer, (nn.Upsample,
+                                                                                              nn.Linear))})
+    expect(not resizers, f"{name} uses {', '.join(resizers)}: this exercise asks for convolutions only "
+                         "(no resizing, no fully connected layer; lecture 01, §3).")
 
 
 def build_learner_model(model_class: Callable[..., nn.Module], name: str, **kwargs: int) -> nn.Module:
@@ -65,225 +88,132 @@ def value_range(tensor: torch.Tensor) -> str:
     return f"[{tensor.min().item():.2f}, {tensor.max().item():.2f}]"
 
 
-# ---------------------------------------------------------------- 01: scaling, generator, init
-
-def check_scale_to_generator_range(scale: Callable[[torch.Tensor, float], torch.Tensor]) -> None:
-    """``scale(pixels, max_value)`` must map [0, max_value] linearly onto [-1, 1]."""
-    name = "scale_to_generator_range"
-    for max_value in (255.0, 16.0):
-        pixels = torch.linspace(0, max_value, 17).round().to(torch.uint8).view(1, 1, 1, 17)
-        scaled = call_learner(name, f"{name}(pixels, max_value={max_value:g})", scale, pixels, max_value)
-        scaled = expect_tensor(scaled, f"The result of {name}")
-        expect_shape(scaled, pixels.shape, f"{name} must keep the shape")
-        expect(scaled.is_floating_point(), f"{name} returned {scaled.dtype}: convert to float before "
-                                           "scaling (pixels.float()), or the fractions are rounded away.")
-        expected = pixels.float() / max_value * 2 - 1
-        low, high = scaled.min().item(), scaled.max().item()
-        if torch.allclose(scaled.float(), expected, atol=1e-5):
-            continue
-        span = f"pixels 0..{max_value:g} became values in {value_range(scaled)}"
-        if abs(low) < 1e-3 and abs(high - 1) < 1e-3:
-            hint = "they were left in [0, 1]: after dividing by max_value, also map to [-1, 1] (× 2 − 1)"
-        elif abs(low) < 1e-3 and abs(high - max_value) < 1e-3:
-            hint = "they were not scaled at all: divide by max_value, then map to [-1, 1] (× 2 − 1)"
-        elif abs(low + 0.5) < 1e-3 and abs(high - 0.5) < 1e-3:
-            hint = "they are centred but span [-0.5, 0.5]: multiply by 2 as well"
-        elif abs(low + 1) < 1e-3 and abs(high - 1) < 1e-3:
-            hint = "the range is right but the mapping is not: 0 must become -1 and max_value become +1"
-        elif max_value != 255.0:
-            hint = "is max_value hard-coded? Use the max_value argument"
-        else:
-            hint = "expected pixels / max_value * 2 - 1"
-        raise AssertionError(f"Images not scaled to [-1, 1] (the range of the generator's Tanh): "
-                             f"{span}; {hint}.")
-    passed(f"{name}: pixels in [0, max_value] map linearly onto [-1, 1].")
+def seeded(*shape: int, seed: int = 0) -> torch.Tensor:
+    """Reproducible inputs in [-1, 1]."""
+    return torch.rand(*shape, generator=torch.Generator().manual_seed(seed)) * 2 - 1
 
 
-def check_generator_block(block_factory: Callable[[int, int], nn.Module]) -> None:
-    """``block_factory(in_channels, out_channels)``: ConvTranspose2d -> BatchNorm2d -> ReLU, 2x the size."""
-    name = "generator_block"
+def after_each_conv(calls: list[LayerCall]) -> list[list[type]]:
+    """The layer types called after each convolution, up to the next one (shape-only layers skipped)."""
+    calls = [call for call in calls if not isinstance(call.module, SHAPE_ONLY)]
+    starts = [i for i, call in enumerate(calls) if isinstance(call.module, CONVOLUTIONS)]
+    ends = [*starts[1:], len(calls)]
+    return [[type(call.module) for call in calls[start + 1 : end]]
+            for start, end in zip(starts, ends, strict=True)]
+
+
+def expect_no_resizing(calls: list[LayerCall], final_size: int, name: str) -> None:
+    """Each convolution consumes the previous one's map; the last one already has the final size."""
+    convs = [call for call in calls if isinstance(call.module, CONVOLUTIONS)]
+    for before, after in zip(convs, convs[1:], strict=False):
+        expect(before.output_shape[-2:] == after.input_shape[-2:],
+               f"{name} resizes between layers ({before.output_shape[-2:]} -> {after.input_shape[-2:]}): "
+               "cropping or interpolating is what this exercise rules out. Choose kernel, stride and "
+               "padding so each layer outputs exactly the next size (lecture 01, §2).")
+    expect(convs[-1].output_shape[-1] == final_size,
+           f"{name}'s last convolution outputs {convs[-1].output_shape[-1]} pixels and something after it "
+           f"changes that to {final_size}: solve the shape arithmetic instead (lecture 01, §2).")
+
+
+# ---------------------------------------------------------------- 01: the paper's 5x5 block
+
+def check_paper_block(block_factory: Callable[[int, int], nn.Module]) -> None:
+    """``block_factory(in_channels, out_channels)``: ConvTranspose2d(5, stride 2) -> BatchNorm2d -> ReLU."""
+    name = "paper_block"
     block = call_learner(name, f"{name}(32, 16)", block_factory, 32, 16)
     expect(isinstance(block, nn.Module), f"{name} should return an nn.Module (e.g. nn.Sequential), "
                                          f"got {type(block).__name__}.")
     expect_no_pooling(block, name)
-    inputs = torch.randn(4, 32, 8, 8, generator=torch.Generator().manual_seed(0))
-    output = forward(block, inputs, f"{name}(32, 16)")
-    expect_shape(output, (4, 16, 16, 16), f"{name}(32, 16) on (4, 32, 8, 8) must double height and width")
-    kinds = [type(module) for module in leaf_modules_in_call_order(block, inputs)]
-    expect(nn.ConvTranspose2d in kinds, f"{name} has no nn.ConvTranspose2d: upsample with a transposed "
-                                        "convolution (kernel 4, stride 2, padding 1).")
-    expect(nn.BatchNorm2d in kinds, f"{name} has no nn.BatchNorm2d after its transposed convolution.")
-    expect(nn.LeakyReLU not in kinds, f"{name} uses LeakyReLU: the DCGAN generator uses ReLU "
-                                      "(LeakyReLU belongs to the discriminator).")
-    expect(output.min().item() >= 0, f"{name} outputs negative values: end the block with nn.ReLU().")
-    expect(kinds.index(nn.ConvTranspose2d) < kinds.index(nn.BatchNorm2d),
-           f"{name}: put BatchNorm2d after the transposed convolution "
-           "(ConvTranspose2d -> BatchNorm2d -> ReLU).")
-    passed(f"{name}: ConvTranspose2d -> BatchNorm2d -> ReLU, (4, 32, 8, 8) -> (4, 16, 16, 16).")
+    for size in (4, 7):
+        output = forward(block, seeded(2, 32, size, size), f"{name}(32, 16)")
+        expect(output.dim() == 4, f"{name}(32, 16) should output (N, C, H, W), got {tuple(output.shape)}.")
+        got = output.shape[-1]
+        hint = {2 * size + 1: "one pixel too many: with kernel 5, padding 1 overshoots",
+                2 * size - 1: "one pixel short: no integer padding gives 2n with kernel 5 and stride 2; "
+                              "nn.ConvTranspose2d has an argument that adds the missing row on one side"}
+        expect_shape(output, (2, 16, 2 * size, 2 * size),
+                     f"{name}(32, 16) on a {size}x{size} map must double it"
+                     + (f" ({hint[got]}; lecture 01, §2)" if got in hint else ""))
+    calls = trace_layers(block, seeded(2, 32, 4, 4))
+    convs = [call.module for call in calls if isinstance(call.module, CONVOLUTIONS)]
+    expect(len(convs) == 1 and isinstance(convs[0], nn.ConvTranspose2d),
+           f"{name} should hold exactly one nn.ConvTranspose2d and no other convolution.")
+    expect(convs[0].kernel_size == (5, 5) and convs[0].stride == (2, 2),
+           f"{name}'s transposed convolution has kernel {convs[0].kernel_size} and stride {convs[0].stride}: "
+           "the paper's own code uses 5x5 kernels with stride 2 (4x4 comes from the Torch/PyTorch ports).")
+    expect(after_each_conv(calls) == [[nn.BatchNorm2d, nn.ReLU]],
+           f"{name} calls {[type(c.module).__name__ for c in calls]}: the block is ConvTranspose2d -> "
+           "BatchNorm2d -> ReLU (the generator uses ReLU, LeakyReLU belongs to D; lecture 01, §3-4).")
+    passed(f"{name}: ConvTranspose2d(kernel 5, stride 2) -> BatchNorm2d -> ReLU; doubles 4x4 and 7x7 maps.")
 
 
-def check_generator(generator_class: Callable[..., nn.Module]) -> None:
-    """``generator_class(latent_dim, image_size, channels, base_width)`` must follow the DCGAN rules."""
-    name = generator_class.__name__ if isinstance(generator_class, type) else "Generator"
-    configs = [
-        dict(latent_dim=100, image_size=32, channels=1, base_width=8),
-        dict(latent_dim=16, image_size=64, channels=3, base_width=4),
-    ]
-    for config, batch in zip(configs, (16, 4), strict=True):
+def stamp_counts(kernel: int, stride: int = 2) -> torch.Tensor:
+    """How many kernel stamps land on each inner output pixel of a transposed convolution of ones."""
+    layer = nn.ConvTranspose2d(1, 1, kernel, stride=stride, bias=False)
+    nn.init.ones_(layer.weight)
+    with torch.no_grad():
+        counts = layer(torch.ones(1, 1, 6, 6))[0, 0]
+    return counts[kernel:-kernel, kernel:-kernel]
+
+
+def check_checkerboard_prediction(prediction: object) -> None:
+    """Which stride-2 kernel stamps unevenly: counted by running transposed convolutions of ones."""
+    uneven = [f"kernel {k}" for k in (4, 5) if stamp_counts(k).min() != stamp_counts(k).max()]
+    expect(len(uneven) == 1, f"internal error: uneven kernels {uneven}")
+    counts = sorted({int(value) for value in stamp_counts(5).unique()})
+    check_prediction("prediction_checkerboard", prediction, ("kernel 4", "kernel 5"), uneven[0],
+                     f"With stride 2 an even kernel k covers every inner pixel k/2 times per axis; kernel 5 "
+                     f"covers them 2 or 3 times per axis, {counts} times in 2-D: a checkerboard G must learn "
+                     "to cancel (lecture 01, §1).")
+
+
+# ---------------------------------------------------------------- 01: a 28-pixel generator
+
+def check_generator_28(generator_class: Callable[..., nn.Module]) -> None:
+    """``generator_class(latent_dim, channels, base_width)``: 28x28 images by transposed convolutions only."""
+    name = generator_class.__name__ if isinstance(generator_class, type) else "Generator28"
+    for config, batch in ((dict(latent_dim=100, channels=1, base_width=8), 16),
+                          (dict(latent_dim=16, channels=3, base_width=4), 4)):
         torch.manual_seed(0)
         generator = build_learner_model(generator_class, name, **config)
         expect_no_pooling(generator, name)
-        expect(not any(isinstance(m, nn.Upsample) for m in generator.modules()),
-               f"{name} uses nn.Upsample: DCGAN upsamples with learned nn.ConvTranspose2d layers.")
         noise = torch.randn(batch, config["latent_dim"], generator=torch.Generator().manual_seed(0))
-        images = forward_latent(generator, noise, name)
-        shape = (batch, config["channels"], config["image_size"], config["image_size"])
+        images = forward(generator, noise, name)
+        shape = (batch, config["channels"], MNIST_SIZE, MNIST_SIZE)
         expect_shape(images, shape, f"{name}({', '.join(f'{k}={v}' for k, v in config.items())}) "
                                     f"on z of shape {tuple(noise.shape)}")
         expect_generator_output(images, name)
-        expect_generator_layers(leaf_modules_in_call_order(generator, noise), name)
-    passed(f"{name}: z (16, 100) -> images (16, 1, 32, 32) in [-1, 1]; 64 px RGB works too; "
-           "BatchNorm + ReLU inside, Tanh at the end.")
-
-
-def forward_latent(generator: nn.Module, noise: torch.Tensor, name: str) -> torch.Tensor:
-    """Run the generator on z of shape (N, latent_dim), hinting at the reshape a 2-D z needs."""
-    try:
-        return forward(generator, noise, name)
-    except AssertionError as error:
-        if "4D" not in str(error):
-            raise
-        raise AssertionError(f"{error}. z arrives as (N, latent_dim); the first ConvTranspose2d needs a "
-                             "1x1 map (N, latent_dim, 1, 1): reshape with z[:, :, None, None].") from None
+        calls = trace_layers(generator, noise)
+        expect(all(not isinstance(call.module, nn.Conv2d) for call in calls),
+               f"{name} uses nn.Conv2d: upsample with nn.ConvTranspose2d only.")
+        expect_no_resizing(calls, MNIST_SIZE, name)
+        expect_generator_layers(after_each_conv(calls), name)
+    passed(f"{name}: z (16, 100) -> (16, 1, 28, 28) in [-1, 1] by transposed convolutions alone (no "
+           "resizing or cropping); BatchNorm2d + ReLU after every hidden layer, only Tanh on the output; "
+           "RGB works too.")
 
 
 def expect_generator_output(images: torch.Tensor, name: str) -> None:
     """Generated images must lie in [-1, 1], the range of Tanh and of the scaled data."""
-    low, high = images.min().item(), images.max().item()
-    expect(low < 0, f"{name}'s images lie in {value_range(images)}: that looks like a Sigmoid at the end. "
-                    "The data lies in [-1, 1], so the output layer must be nn.Tanh().")
-    expect(low >= -1 and high <= 1, f"{name}'s images lie in {value_range(images)}, outside [-1, 1]: "
-                                     "missing Tanh? End the generator with nn.Tanh().")
+    expect(images.min().item() < 0, f"{name}'s images lie in {value_range(images)}: that looks like a "
+                                    "Sigmoid at the end. The data lies in [-1, 1], so end with nn.Tanh().")
+    expect(images.abs().max().item() <= 1, f"{name}'s images lie in {value_range(images)}, outside [-1, 1]: "
+                                           "missing Tanh? End the generator with nn.Tanh().")
 
 
-def expect_generator_layers(calls: list[nn.Module], name: str) -> None:
-    """BatchNorm and ReLU inside the generator, no BatchNorm on its output layer."""
-    kinds = [type(module) for module in calls]
-    expect(nn.BatchNorm2d in kinds, f"{name} has no BatchNorm2d: DCGAN normalises after every transposed "
-                                    "convolution except the output layer.")
-    expect(nn.LeakyReLU not in kinds, f"{name} uses LeakyReLU: the generator uses ReLU (LeakyReLU is for D).")
-    last_conv = max(i for i, kind in enumerate(kinds) if kind in (nn.ConvTranspose2d, nn.Conv2d))
-    expect(nn.BatchNorm2d not in kinds[last_conv:], f"{name} has BatchNorm on its output layer: the paper "
-                                                    "leaves the generator's last layer without BatchNorm "
-                                                    "(ConvTranspose2d -> Tanh).")
+def expect_generator_layers(followers: list[list[type]], name: str) -> None:
+    """BatchNorm2d -> ReLU after every hidden transposed convolution, Tanh alone after the last."""
+    *hidden, last = followers
+    expect(bool(hidden), f"{name} has a single convolution: DCGAN grows the image over several layers.")
+    for index, kinds in enumerate(hidden, start=1):
+        names = [kind.__name__ for kind in kinds]
+        expect(nn.LeakyReLU not in kinds, f"{name}'s layer {index} uses LeakyReLU: the generator uses ReLU "
+                                          "(LeakyReLU is D's; lecture 01, §3 guideline 3).")
+        expect(kinds == [nn.BatchNorm2d, nn.ReLU], f"{name}'s hidden layer {index} is followed by {names}: "
+                                                    "each hidden layer is ConvTranspose2d -> BatchNorm2d -> "
+                                                    "ReLU (lecture 01, §3 guidelines 2-3).")
+    expect(nn.BatchNorm2d not in last, f"{name} has BatchNorm on its output layer: the paper leaves it out "
+                                       "there (ConvTranspose2d -> Tanh; lecture 01, §3 guideline 2).")
+    expect(last == [nn.Tanh], f"{name}'s output layer is followed by {[kind.__name__ for kind in last]}: "
+                              "end with nn.Tanh() alone (lecture 01, §3 guideline 3).")
 
-
-def check_init_weights(init_weights: Callable[[nn.Module], None]) -> None:
-    """``init_weights(module)``, applied with ``model.apply``, must draw conv weights from N(0, 0.02)
-    and BatchNorm scales from N(1, 0.02), with zero BatchNorm shifts."""
-    name = "init_weights"
-    torch.manual_seed(0)
-    networks = {"generator": models.Generator(64, 32, 1, 32),
-                "discriminator": models.Discriminator(32, 1, 32)}
-    before = {net: copy.deepcopy(model.state_dict()) for net, model in networks.items()}
-    for net, model in networks.items():
-        call_learner(name, f"{net}.apply({name})", model.apply, init_weights)
-    for net, model in networks.items():
-        for layer_name, layer in model.named_modules():
-            if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
-                unchanged = torch.equal(layer.weight, before[net][f"{layer_name}.weight"])
-                where = f"{net}.{layer_name} ({type(layer).__name__})"
-                expect_conv_init(layer.weight.detach(), unchanged, where)
-        norms = [layer for layer in model.modules() if isinstance(layer, nn.BatchNorm2d)]
-        expect_batchnorm_init(torch.cat([bn.weight.detach() for bn in norms]),
-                              torch.cat([bn.bias.detach() for bn in norms]), net)
-    passed(f"{name}: conv weights ~ N(0, 0.02), BatchNorm scales ~ N(1, 0.02), BatchNorm shifts 0.")
-
-
-def expect_conv_init(weight: torch.Tensor, unchanged: bool, where: str) -> None:
-    """One conv layer's weights must look like draws from N(0, 0.02)."""
-    std, mean = weight.std().item(), weight.mean().item()
-    expect(not unchanged, f"{where} kept PyTorch's default weights: your init_weights does not handle "
-                          f"{where.split('(')[-1].rstrip(')')} (check the isinstance test).")
-    if abs(mean - models.INIT_STD) < 0.005 and std < 0.005:
-        raise AssertionError(f"{where} weights have mean {mean:.3f} and std {std:.4f}: mean and std swapped? "
-                             "nn.init.normal_(weight, 0.0, 0.02) takes the mean first.")
-    if abs(std / models.INIT_STD - 1) > 0.2:
-        ratio = std / models.INIT_STD
-        hint = " (ten times too large: 0.2 instead of 0.02?)" if 8 < ratio < 12 else ""
-        hint = " (std 1.0 instead of 0.02?)" if 40 < ratio else hint
-        raise AssertionError(f"Wrong init std: {where} weights have std {std:.3f}, expected 0.02{hint}. "
-                             "DCGAN draws conv weights from N(0, 0.02).")
-    expect(abs(mean) < 0.005, f"{where} weights have mean {mean:.3f}, expected 0 (N(0, 0.02)).")
-
-
-def expect_batchnorm_init(scales: torch.Tensor, shifts: torch.Tensor, net: str) -> None:
-    """BatchNorm scales ~ N(1, 0.02) and shifts 0."""
-    mean, std = scales.mean().item(), scales.std().item()
-    expect(abs(mean - 1) < 0.05, f"BatchNorm weights in the {net} average {mean:.2f}, not about 1: they "
-                                 "scale each channel, so initialise them from N(1, 0.02), not N(0, 0.02) "
-                                 "(nn.init.normal_(bn.weight, 1.0, 0.02)).")
-    expect(std > 0, f"BatchNorm weights in the {net} are all exactly {mean:.2f}: the paper draws them from "
-                    "N(1, 0.02) (nn.init.normal_(bn.weight, 1.0, 0.02)).")
-    expect(abs(std / models.INIT_STD - 1) < 0.3, f"BatchNorm weights in the {net} have std {std:.3f}, "
-                                                 "expected 0.02 (N(1, 0.02)).")
-    expect(shifts.abs().max().item() == 0, f"BatchNorm biases in the {net} should start at 0 "
-                                           "(nn.init.zeros_(bn.bias)).")
-
-
-# ---------------------------------------------------------------- 02: discriminator
-
-def check_discriminator(discriminator_class: Callable[..., nn.Module]) -> None:
-    """``discriminator_class(image_size, channels, base_width)`` must map images to one logit each."""
-    name = discriminator_class.__name__ if isinstance(discriminator_class, type) else "Discriminator"
-    configs = [dict(image_size=32, channels=1, base_width=8), dict(image_size=64, channels=3, base_width=4)]
-    for config, batch in zip(configs, (16, 4), strict=True):
-        torch.manual_seed(0)
-        discriminator = build_learner_model(discriminator_class, name, **config)
-        expect_no_pooling(discriminator, name)
-        expect(not any(isinstance(m, nn.Sigmoid) for m in discriminator.modules()),
-               f"{name} contains a Sigmoid module: return raw logits. BCEWithLogitsLoss applies the sigmoid "
-               "itself, in a numerically stable way; a Sigmoid before a logits loss squashes twice.")
-        size = config["image_size"]
-        images = torch.rand(batch, config["channels"], size, size, generator=torch.Generator().manual_seed(0))
-        images = images * 2 - 1
-        logits = forward(discriminator, images, name)
-        flat_hint = " (one logit per image: flatten with .flatten() or .view(-1))"
-        shape_hint = flat_hint if logits.numel() == batch else ""
-        expect_shape(logits, (batch,), f"{name}({', '.join(f'{k}={v}' for k, v in config.items())}) "
-                                       f"on images of shape {tuple(images.shape)}{shape_hint}")
-        expect_discriminator_layers(leaf_modules_in_call_order(discriminator, images), name)
-        expect_unbounded_logits(discriminator, images, name)
-    passed(f"{name}: images (16, 1, 32, 32) -> logits (16,); LeakyReLU(0.2), no BatchNorm on the first "
-           "layer, no Sigmoid; 64 px RGB works too.")
-
-
-def expect_discriminator_layers(calls: list[nn.Module], name: str) -> None:
-    """LeakyReLU(0.2) throughout, BatchNorm in the later layers but not right after the first conv."""
-    kinds = [type(module) for module in calls]
-    convs = [i for i, kind in enumerate(kinds) if kind is nn.Conv2d]
-    expect(bool(convs), f"{name} has no nn.Conv2d: downsample with strided convolutions.")
-    first_layer = kinds[convs[0] : convs[1] if len(convs) > 1 else len(kinds)]
-    expect(nn.BatchNorm2d not in first_layer, f"{name} has BatchNorm on its first layer: the paper leaves "
-                                              "the discriminator's input layer without BatchNorm "
-                                              "(Conv2d -> LeakyReLU(0.2)).")
-    expect(nn.BatchNorm2d in kinds, f"{name} has no BatchNorm2d: DCGAN normalises after every discriminator "
-                                    "convolution except the first (and the final logit).")
-    expect(nn.ReLU not in kinds, f"{name} uses ReLU: the discriminator uses LeakyReLU(0.2), so gradients "
-                                 "also flow for negative inputs.")
-    slopes = sorted({module.negative_slope for module in calls if isinstance(module, nn.LeakyReLU)})
-    expect(slopes in ([], [0.2]), f"{name} uses LeakyReLU with slope {slopes}: DCGAN uses 0.2 "
-                                  "(nn.LeakyReLU(0.2)); the default is 0.01.")
-
-
-def expect_unbounded_logits(discriminator: nn.Module, images: torch.Tensor, name: str) -> None:
-    """Logits are unbounded: on very large inputs a (piecewise-linear) D gives large outputs."""
-    discriminator.eval()
-    with torch.no_grad():
-        outputs = discriminator(images * 1000)
-    low, high = outputs.min().item(), outputs.max().item()
-    expect(not (0 <= low and high <= 1), f"{name}'s outputs stay in [0, 1] even for huge inputs: a "
-                                         "sigmoid is applied. Return raw logits — BCEWithLogitsLoss "
-                                         "applies the sigmoid itself.")
-    expect(not (-1 <= low and high <= 1), f"{name}'s outputs stay in [-1, 1]: a Tanh squashes them. "
-                                          "Return raw logits from the final convolution.")

@@ -1,5 +1,5 @@
-"""Checks for the representation exercises (notebooks 04-07): slerp, interpolation grids, hook-based
-feature extraction, the linear probe and the auxiliary-classifier loss.
+"""Checks for the representation exercises (notebooks 05-07): hook-based feature extraction, the
+linear probe and the auxiliary-classifier loss (notebook 04's latent-space checks are in ``checks.latent``).
 
 Each check runs the learner's function on small seeded inputs, compares it with the reference in
 the package and, when they disagree, names the bug that produces the learner's answer.
@@ -13,78 +13,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import features, improve, latent, models
+from .. import features, improve, models
 from ..train import gan_loss
 from . import call_learner, expect, expect_close, expect_shape, expect_tensor, passed
 
-FRACTIONS = torch.tensor([0.0, 0.25, 0.5, 0.75, 1.0])
 TOLERANCE = 1e-4
-
-
-def seeded_codes(count: int, dim: int = 100, seed: int = 0) -> torch.Tensor:
-    """Reproducible latent codes for the checks."""
-    return latent.sample_latents(count, dim, seed=seed)
-
-
-def check_slerp(slerp: Callable) -> None:
-    """``slerp(z0, z1, t)`` must follow the great circle: ends exact, norm kept, shape (T, D)."""
-    z0, z1 = seeded_codes(2)
-    path = expect_tensor(
-        call_learner("slerp", "slerp(z0, z1, t) with 5 fractions", slerp, z0, z1, FRACTIONS),
-        "The result of slerp",
-    )
-    expect_shape(
-        path, (len(FRACTIONS), len(z0)), "slerp(z0, z1, t) with t of length 5 and codes of length 100"
-    )
-    expect(
-        (path[0] - z0).abs().max() < TOLERANCE and (path[-1] - z1).abs().max() < TOLERANCE,
-        "slerp should return z0 at t=0 and z1 at t=1: check which end gets sin((1 - t) * omega).",
-    )
-    middle, ends = path[2].norm().item(), (z0.norm().item() + z1.norm().item()) / 2
-    expect(
-        middle > 0.9 * ends,
-        f"Half-way the code's norm is {middle:.2f} but the end codes have norms near {ends:.2f}: this is "
-        "linear interpolation (lerp), whose norms shrink mid-way. Follow the great circle with "
-        "sin((1 - t) * omega) / sin(omega) and sin(t * omega) / sin(omega).",
-    )
-    expect_close(path, latent.slerp(z0, z1, FRACTIONS), "slerp(z0, z1, t)", atol=TOLERANCE)
-    passed("slerp follows the great circle: ends exact, norms kept mid-way.")
-
-
-def check_interpolation_grid(interpolation_grid: Callable) -> None:
-    """``interpolation_grid(starts, ends, steps)``: one slerp row per pair, rows one after another."""
-    starts, ends, steps = seeded_codes(3, seed=1), seeded_codes(3, seed=2), 6
-    grid = expect_tensor(
-        call_learner(
-            "interpolation_grid",
-            "interpolation_grid(starts, ends, steps=6) with 3 pairs",
-            interpolation_grid,
-            starts,
-            ends,
-            steps,
-        ),
-        "The result of interpolation_grid",
-    )
-    expect_shape(grid, (3 * steps, starts.shape[1]), "interpolation_grid for 3 pairs and 6 steps")
-    reference = latent.interpolation_grid(starts, ends, steps)
-    by_columns = reference.view(3, steps, -1).transpose(0, 1).reshape(3 * steps, -1)
-    expect(
-        not torch.allclose(grid, by_columns, atol=TOLERANCE)
-        or torch.allclose(grid, reference, atol=TOLERANCE),
-        "The codes are ordered step by step across pairs; put each pair's whole interpolation in one "
-        "row, one row after another (torch.cat of the rows).",
-    )
-    expect(
-        (grid[steps - 1] - ends[0]).abs().max() < TOLERANCE,
-        "The last code of a row should be the end code: include t = 1 (torch.linspace(0, 1, steps)).",
-    )
-    lerp_grid = latent.interpolation_grid(starts, ends, steps, method="lerp")
-    expect(
-        not torch.allclose(grid, lerp_grid, atol=TOLERANCE),
-        "The rows are linear interpolations: use your slerp, not lerp.",
-    )
-    expect_close(grid, reference, "interpolation_grid(starts, ends, steps)", atol=TOLERANCE)
-    passed("interpolation_grid: one slerp row per pair, ends included.")
 
 
 def check_extract_features(extract_features: Callable) -> None:

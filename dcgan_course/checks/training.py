@@ -1,8 +1,10 @@
-"""Checks for the training-step exercises (notebook 03): one D step and one non-saturating G step.
+"""Checks for the training exercises (notebook 03): LSGAN and hinge losses, a repaired D step,
+and the prediction about which generator loss saturates.
 
-Each check runs the learner's step with plain SGD (lr 1) on small seeded networks, so the
-parameter change *is* minus the gradient it applied, and compares that with the gradient of the
-intended loss; the cosine between them names the likely bug (wrong target, missing detach, ...).
+The loss checks compare values and gradients on seeded outputs with ``losses`` and name the
+variant a learner's version matches. The step check runs the learner's step with plain SGD
+(lr 1) on small seeded networks, so the parameter change *is* minus the gradient it applied, and
+compares it with the gradient of the intended loss; the cosine names the likely bug.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import models
-from . import call_learner, expect, passed
+from .. import losses, models
+from . import call_learner, check_prediction, expect, expect_tensor, passed
 
 STEP_LEARNING_RATE = 1.0  # plain SGD with lr 1: the parameter change *is* minus the gradient
 SAME_DIRECTION = 0.99  # cosine above which two updates count as the same
@@ -96,18 +98,28 @@ def check_discriminator_step(step: Callable[..., dict]) -> None:
     real_loss, fake_loss = F.softplus(-real_logits).mean(), F.softplus(fake_logits).mean()  # BCE vs 1 / vs 0
     intended = flat_gradient(real_loss + fake_loss, d_params)
     swapped = flat_gradient(F.softplus(real_logits).mean() + F.softplus(-fake_logits).mean(), d_params)
+    real_probability, fake_probability = torch.sigmoid(real_logits), torch.sigmoid(fake_logits)
+    squashed_twice = flat_gradient(F.softplus(-real_probability).mean() + F.softplus(fake_probability).mean(),
+                                   d_params)
+    real_only = flat_gradient(real_loss, d_params)
+    all_real = flat_gradient(real_loss + F.softplus(-fake_logits).mean(), d_params)
     stale = stale_gradients(d_params, scale=3 * intended.abs().mean().item())
     optimizer = torch.optim.SGD(d_params, lr=STEP_LEARNING_RATE)
     result, applied = run_step(step, name, d_params, fx.generator, fx.discriminator, optimizer,
                                fx.real_images, fx.noise)
     leaked = [p for p in fx.generator.parameters() if p.grad is not None and p.grad.abs().sum() > 0]
-    expect(not leaked, "The D step sent gradients into the generator: missing .detach()? Use "
-                       "generator(noise).detach() for the fakes, so training D leaves G alone.")
+    expect(not leaked, "The D step sent gradients into the generator: the fakes are not detached, so "
+                       "backward() also runs through G (wasted work, and G's gradients pile up for its next "
+                       "step). Detach the generated images in the D step (lecture 03, §3).")
     expect(applied.abs().sum() > 0, f"{name} did not change the discriminator: call loss.backward() and "
                                     "optimizer.step().")
     expect_same_direction(applied, intended, stale, {
         "swapped real/fake labels: D learned to call real images fake. Real images need target 1, "
         "fakes target 0": swapped,
+        "a sigmoid before a with-logits loss: the loss squashes D's output a second time, so D's gradient "
+        "nearly vanishes. Give the loss D's raw logits (lecture 02, §4)": squashed_twice,
+        "only the real half of the loss: D must also learn to call the fakes fake (target 0)": real_only,
+        "the fakes are labelled real: D learns to call everything real. Fakes need target 0": all_real,
     }, name, "BCE(D(x), 1) + BCE(D(G(z).detach()), 0)")
     expect_float_entries(result, ("loss_d", "d_real", "d_fake"), name)
     loss = (real_loss + fake_loss).item()
@@ -116,7 +128,7 @@ def check_discriminator_step(step: Callable[..., dict]) -> None:
            "(BCE(D(x), 1) + BCE(D(G(z)), 0)).")
     expect_probabilities(result, real_logits.detach(), fake_logits.detach(), name)
     passed(f"{name}: D learns real -> 1, fake -> 0, G stays untouched (detach), "
-           "loss_d / d_real / d_fake reported.")
+           "loss_d / d_real / d_fake reported as floats.")
 
 
 def expect_same_direction(
@@ -156,35 +168,73 @@ def expect_probabilities(
                          f"logits on real / fake images), got {got_real:.3f} / {got_fake:.3f}.")
 
 
-def check_generator_step(step: Callable[..., dict]) -> None:
-    """``step(generator, discriminator, optimizer, noise)`` = one G update on the non-saturating loss
-    BCE(D(G(z)), 1); returns loss_g."""
-    name = "generator_step"
-    fx = step_fixture()
-    g_params = list(fx.generator.parameters())
-    fake_logits = fx.discriminator(fx.generator(fx.noise))
-    non_saturating = F.softplus(-fake_logits).mean()  # BCE against "real"
-    intended = flat_gradient(non_saturating, g_params)
-    swapped = flat_gradient(F.softplus(fake_logits).mean(), g_params)
-    stale = stale_gradients(g_params, scale=3 * intended.abs().mean().item())
-    d_before = flatten(list(fx.discriminator.parameters()))
-    optimizer = torch.optim.SGD(g_params, lr=STEP_LEARNING_RATE)
-    result, applied = run_step(step, name, g_params, fx.generator, fx.discriminator, optimizer, fx.noise)
-    expect(torch.equal(d_before, flatten(list(fx.discriminator.parameters()))),
-           f"{name} changed the discriminator's weights: step only the generator's optimizer.")
-    expect(applied.abs().sum() > 0, f"{name} did not change the generator: call loss.backward() and "
-                                    "optimizer.step(), and do not .detach() the fakes in the G step — the "
-                                    "gradient must flow through D back into G.")
-    expect_float_entries(result, ("loss_g",), name)
-    minimax = -F.softplus(fake_logits).mean().item()
-    expect(abs(result["loss_g"] - minimax) > 1e-4, f"{name} minimises log(1 − D(G(z))), the saturating "
-                                                   "minimax loss: use the non-saturating loss "
-                                                   "BCE(D(G(z)), 1) — label the fakes as real.")
-    expect_same_direction(applied, intended, stale, {
-        "swapped labels: G learned to make its samples look *more* fake. In the G step the fakes get the "
-        "real label (target 1)": swapped,
-    }, name, "BCE(D(G(z)), 1)")
-    expected = non_saturating.item()
-    expect(abs(result["loss_g"] - expected) < 1e-4,
-           f"{name}: loss_g is {result['loss_g']:.4f}, expected {expected:.4f} (BCE(D(G(z)), 1)).")
-    passed(f"{name}: G follows the non-saturating loss BCE(D(G(z)), 1), D stays untouched, loss_g reported.")
+# ---------------------------------------------------------------- alternative losses
+
+LOSS_MISTAKES: dict[str, dict[str, Callable[[torch.Tensor, torch.Tensor], losses.LossPair]]] = {
+    "lsgan": {
+        "a sigmoid first: LSGAN's squares act on D's raw output": lambda r, f: losses.lsgan(r.sigmoid(),
+                                                                                           f.sigmoid()),
+        "the factor 1/2 is missing": lambda r, f: tuple(2 * loss for loss in losses.lsgan(r, f)),
+        "G aims at the fake label 0: G wants D(G(z)) = 1, the real target": lambda r, f: (
+            losses.lsgan(r, f)[0], 0.5 * (f**2).mean()),
+        "the targets are swapped: real outputs go to 1, fake ones to 0": lambda r, f: losses.lsgan(-r + 1,
+                                                                                                   -f + 1),
+    },
+    "hinge": {
+        "G's loss has a hinge too: with max(0, 1 - D(G(z))) G stops learning once D(G(z)) > 1; "
+        "G's hinge loss is plain -D(G(z))": lambda r, f: (losses.hinge(r, f)[0], F.relu(1 - f).mean()),
+        "D's loss has no hinge (no max(0, ·)): D keeps pushing outputs it already gets right, like an "
+        "unconstrained WGAN critic": lambda r, f: ((1 - r).mean() + (1 + f).mean(), -f.mean()),
+        "the signs are swapped: D wants real outputs above +1 and fake ones below -1": lambda r, f: (
+            F.relu(1 + r).mean() + F.relu(1 - f).mean(), f.mean()),
+    },
+}
+
+
+def check_gan_losses(loss_pair: Callable[[torch.Tensor, torch.Tensor], tuple], kind: str) -> None:
+    """``loss_pair(real_outputs, fake_outputs)`` must return (loss_d, loss_g) of the ``kind`` loss."""
+    expect(kind in LOSS_MISTAKES, f"kind must be one of {sorted(LOSS_MISTAKES)}, got {kind!r}.")
+    name = f"{kind}_losses"
+    rng = torch.Generator().manual_seed(3)
+    real = (torch.randn(16, generator=rng) * 2).requires_grad_()
+    fake = (torch.randn(16, generator=rng) * 2 - 1).requires_grad_()
+    result = call_learner(name, f"{name}(real_outputs, fake_outputs)", loss_pair, real, fake)
+    expect(isinstance(result, tuple) and len(result) == 2,
+           f"{name} should return a pair (loss_d, loss_g), got {type(result).__name__}.")
+    got = [expect_tensor(loss, f"{role} from {name}") for role, loss in zip(("loss_d", "loss_g"), result,
+                                                                              strict=True)]
+    for role, loss in zip(("loss_d", "loss_g"), got, strict=True):
+        expect(loss.dim() == 0, f"{name}: {role} has shape {tuple(loss.shape)}; average over the batch to "
+                                "one number.")
+        expect(loss.requires_grad, f"{name}: {role} has no gradient: keep it a tensor (no .item(), no "
+                               ".detach()), or nothing can learn from it.")
+    reference = losses.LOSSES[kind](real, fake)
+    for role, loss, expected in zip(("loss_d", "loss_g"), got, reference, strict=True):
+        if torch.allclose(loss, expected, atol=1e-5):
+            continue
+        expect(not torch.allclose(loss, expected * len(real), atol=1e-4),
+               f"{name}: {role} sums over the batch: average over the batch (a mean), so the loss and its "
+               "gradient do not grow with the batch size.")
+        for mistake, variant in LOSS_MISTAKES[kind].items():
+            wrong = variant(real, fake)[("loss_d", "loss_g").index(role)]
+            expect(not torch.allclose(loss, wrong, atol=1e-5), f"{name}: {mistake} (theory notebook 10, §3).")
+        raise AssertionError(f"{name}: {role} is {loss.item():.4f} on seeded outputs, expected "
+                             f"{expected.item():.4f}; compare with the formula above the exercise.")
+    passed(f"{name}: loss_d and loss_g match the {kind} formulas on seeded outputs (values, batch means, "
+           "differentiable).")
+
+
+def check_vanishing_prediction(prediction: object) -> None:
+    """Which generator loss gives G (almost) no gradient when D confidently rejects a fake: by autograd."""
+    logit = torch.tensor([-6.0], requires_grad=True)  # D is sure: σ(-6) ≈ 0.0025
+    slopes = {}
+    for option, loss in (("minimax", losses.minimax_generator_loss(logit)),
+                         ("non-saturating", losses.bce(logit.detach(), logit)[1])):
+        (gradient,) = torch.autograd.grad(loss, logit)
+        slopes[option] = abs(gradient.item())
+    outcome = min(slopes, key=slopes.get)
+    check_prediction("prediction_vanishing", prediction, tuple(slopes), outcome,
+                     f"At D(G(z)) = σ(-6) ≈ 0.002 the slope with respect to D's logit is "
+                     f"{slopes['minimax']:.4f} for log(1 - D(G(z))) and {slopes['non-saturating']:.4f} for "
+                     "-log D(G(z)): same fixed point, but only the non-saturating loss teaches a losing G "
+                     "(lecture 03, §1).")
