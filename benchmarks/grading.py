@@ -1,9 +1,10 @@
-"""Grading throughput: cold kernels (a fresh interpreter imports torch & co.) against warm ones.
+"""Grading throughput: the old grader (cold kernels, every notebook trains its own pretrained GAN)
+against the new one (kernels forked from a warm template, the pretrained GAN trained once).
 
 Grades the shipped material as two students (the solutions, which score full marks, and the
-blank exercises, which score zero) twice in the same run, back to back: once with a cold kernel
-per notebook and once with kernels forked from the warm template. Prints the wall time of each
-notebook, the median per notebook, the whole run and the ratios, and checks both runs agree.
+blank exercises, which score zero) twice in the same run, back to back: old, then new. Prints
+the wall time of each notebook, the median per notebook, the whole run and the ratios, and
+checks that both runs give the same grades.
 
     python benchmarks/grading.py [--jobs 2] [--notebooks 01 02 ...]
 """
@@ -32,7 +33,7 @@ def build_class(folder: Path, prefixes: list[str]) -> None:
 
 
 def timed_grade(submissions: Path, warm: bool, jobs: int) -> tuple[float, dict[tuple[str, str], float], list]:
-    """Grade once; returns the whole run's seconds, each notebook's seconds and the grades."""
+    """Grade once (old or new way); returns the run's seconds, each notebook's seconds, the grades."""
     seconds: dict[tuple[str, str], float] = {}
     grade_notebook = grading.grade_notebook
 
@@ -46,8 +47,8 @@ def timed_grade(submissions: Path, warm: bool, jobs: int) -> tuple[float, dict[t
     grading.grade_notebook = timed
     try:
         started = time.perf_counter()
-        grades = grading.grade(submissions, ROOT / "solutions", grading.GradingOptions(warm_kernels=warm),
-                               jobs=jobs)
+        options = grading.GradingOptions(warm_kernels=warm, prebuilt_runs=warm)
+        grades = grading.grade(submissions, ROOT / "solutions", options, jobs=jobs)
         return time.perf_counter() - started, seconds, grades
     finally:
         grading.grade_notebook = grade_notebook

@@ -152,7 +152,8 @@ def run_grade(args: argparse.Namespace) -> int:
     """Grade every submission and write the reports; 0 even when students fail, 1 if a run broke."""
     from dcgan_course import grading, grading_reports
 
-    options = grading.GradingOptions(cell_timeout=args.timeout, fast=not args.full)
+    options = grading.GradingOptions(cell_timeout=args.timeout, fast=not args.full,
+                                     warm_kernels=grading.WARM_KERNELS_WORK and not args.cold_kernels)
     try:
         grades = grading.grade(args.submissions, args.reference, options, jobs=args.jobs,
                                on_graded=lambda row: print(f"{row.student or '-':<20} {row.notebook:<34} "
@@ -182,6 +183,8 @@ def add_grade_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per cell (default: 120)")
     parser.add_argument("--jobs", type=int, default=1, help="notebooks graded at once (default: 1)")
     parser.add_argument("--full", action="store_true", help="run without DCGAN_COURSE_FAST=1 (slow)")
+    parser.add_argument("--cold-kernels", action="store_true",
+                        help="start every kernel from a new interpreter instead of forking a warm one (slower)")
     parser.set_defaults(run=run_grade)
 
 

@@ -29,9 +29,11 @@ import nbformat
 from .check_cells import check_positions, restore_checks
 from .grading_kernels import KERNEL_NAME, TEMPLATE_ENV, warm_kernels
 from .grading_plugin import REPORT_OPTION
+from .grading_runs import PREBUILT_CALL, copy_runs, prebuilt_runs
 
 DEFAULT_CELL_TIMEOUT = 120.0
 STARTUP_ALLOWANCE = 120.0
+WARM_KERNELS_WORK = sys.platform == "linux"  # macOS: fork after importing torch is unsafe; Windows: no fork
 FLAT_SEPARATOR = "__"
 
 GRADED = "graded"  # the notebook ran; its checks were counted
@@ -104,7 +106,8 @@ class GradingOptions:
 
     cell_timeout: float = DEFAULT_CELL_TIMEOUT
     fast: bool = True
-    warm_kernels: bool = True  # fork each kernel from a template that imported torch & co. once
+    warm_kernels: bool = WARM_KERNELS_WORK  # fork each kernel from a template that imported torch & co.
+    prebuilt_runs: bool = True  # train the pretrained GAN once, copy it to every notebook's runs/
 
 
 # -- finding submissions --------------------------------------------------------------------------
@@ -243,7 +246,7 @@ def kernel_environment(options: GradingOptions) -> contextlib.AbstractContextMan
 
 
 def grade_notebook(submission: Submission, reference: Path | None, options: GradingOptions,
-                   environment: dict[str, str] | None = None) -> NotebookGrade:
+                   environment: dict[str, str] | None = None, runs: Path | None = None) -> NotebookGrade:
     """Grade one submitted notebook against its reference solution in a scratch folder."""
     def row(status: str, detail: str = "", total: int = 0,
             checks: Sequence[CheckResult] = ()) -> NotebookGrade:
@@ -268,6 +271,7 @@ def grade_notebook(submission: Submission, reference: Path | None, options: Grad
     with tempfile.TemporaryDirectory(prefix="dcgan-grade-") as scratch:
         notebook_path = Path(scratch) / submission.notebook
         nbformat.write(graded, notebook_path)
+        copy_runs(runs, notebook_path.parent)
         try:
             backstop = options.cell_timeout * (code_cells + 1) + STARTUP_ALLOWANCE
             records, output = run_nbval(notebook_path, options, backstop, environment)
@@ -309,9 +313,13 @@ def grade(submissions: Path, reference: Path, options: GradingOptions = GradingO
     references = reference_notebooks(reference)
     work = find_submissions(submissions, references)
 
-    with kernel_environment(options) as environment:
+    with kernel_environment(options) as environment, contextlib.ExitStack() as stack:
+        uses_gan = any(PREBUILT_CALL in path.read_text(encoding="utf-8") for path in references.values())
+        runs = stack.enter_context(prebuilt_runs(environment)) if options.prebuilt_runs and uses_gan else None
+
         def grade_one(submission: Submission) -> NotebookGrade:
-            result = grade_notebook(submission, references.get(submission.notebook), options, environment)
+            reference = references.get(submission.notebook)
+            result = grade_notebook(submission, reference, options, environment, runs)
             if on_graded is not None:
                 on_graded(result)
             return result

@@ -20,7 +20,7 @@ LINE_LIMIT = 300
 LONG_MODULES = {
     "translation": 340,  # pix2pix is one idea: U-Net, PatchGAN, its loss, its loop, its evaluation
     "cli": 345,  # one small function pair per sub-command
-    "grading": 325,  # finding, reading, running (cold or warm kernels) and scoring submissions: one pipeline
+    "grading": 335,  # finding, reading, running (cold or warm kernels) and scoring submissions: one pipeline
 }
 FOUNDATION = {"settings", "data", "models"}  # anything that trains may build on these
 ALLOWED_IMPORTS: dict[str, set[str]] = {
@@ -49,7 +49,8 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "check_cells": set(),
     "grading_plugin": set(),
     "grading_kernels": set(),  # the warm-kernel template runs in the kernel's process: stdlib only
-    "grading": {"settings", "check_cells", "grading_plugin", "grading_kernels"},
+    "grading_runs": {"settings"},  # the pretrained GAN trained once by the grader, copied per notebook
+    "grading": {"settings", "check_cells", "grading_plugin", "grading_kernels", "grading_runs"},
     "grading_reports": {"grading"},
     "nbgrader_export": {"authoring", "check_cells"},  # nbgrader's metadata, written from solutions/
     "release": {"authoring"},  # the student edition: lectures, fresh exercises, the package

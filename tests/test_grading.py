@@ -212,6 +212,35 @@ def process_alive(pid: int) -> bool:
     return state != "Z"
 
 
+SPY = """import builtins, json, os, sys
+preloaded = "torch" in sys.modules
+import numpy, torch
+import dcgan_course
+planted = [name for name in ("torch", "builtins", "dcgan_course")
+           if hasattr(sys.modules[name], "planted_by_a_student")]
+seen = {"pid": os.getpid(), "preloaded": preloaded, "draw": numpy.random.rand(), "tampered": planted}
+torch.planted_by_a_student = builtins.planted_by_a_student = dcgan_course.planted_by_a_student = True
+open(OBSERVATIONS, "a").write(json.dumps(seen) + "\\n")"""
+
+
+@pytest.mark.notebooks
+def test_warm_kernels_keep_every_notebook_in_a_fresh_process_of_its_own(tmp_path):
+    observations = tmp_path / "seen.jsonl"
+    for student in ("first", "second", "third"):
+        notebook = fixture("solutions")
+        notebook.cells.append(nbformat.v4.new_code_cell(SPY.replace("OBSERVATIONS", repr(str(observations))),
+                                                        id="spy"))
+        save(notebook, tmp_path / "class" / student / NAME)
+    grades = grading.grade(tmp_path / "class", REFERENCE, grading.GradingOptions(cell_timeout=60), jobs=1)
+    seen = [json.loads(line) for line in observations.read_text(encoding="utf-8").splitlines()]
+    assert [row.checks_passed for row in grades] == [2, 2, 2]
+    assert all(kernel["preloaded"] for kernel in seen)  # they ran in warm (forked) kernels
+    assert [kernel["tampered"] for kernel in seen] == [[], [], []]  # nobody saw an earlier student's changes
+    pids = {kernel["pid"] for kernel in seen}
+    assert len(pids) == 3 and os.getpid() not in pids
+    assert len({kernel["draw"] for kernel in seen}) == 3  # each reseeded, as a fresh interpreter is
+
+
 def test_grading_without_a_reference_folder_exits_non_zero(tmp_path, capsys):
     (tmp_path / "submissions" / "alice").mkdir(parents=True)
     assert cli.main(["grade", str(tmp_path / "submissions"), "--reference", str(tmp_path / "nope")]) == 2
