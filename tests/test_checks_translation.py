@@ -1,55 +1,133 @@
-"""The notebook-08 checks pass the reference and name each planted bug."""
+"""The notebook-08 checks pass the reference, name each planted bug, and score predictions honestly."""
 
 import pytest
 import torch
 
+from dcgan_course import translation
 from dcgan_course.checks import translation as checks
 from dcgan_course.train import gan_loss
-from dcgan_course.translation import UNetBlock, pix2pix_generator_loss
 
 
-def block_with(forward):
-    return type("PlantedBlock", (UNetBlock,), {"forward": forward})
+def stub(*args):
+    raise NotImplementedError
 
 
-def test_skip_block_check_passes_the_reference(capsys):
-    checks.check_skip_block(UNetBlock)
-    assert capsys.readouterr().out.startswith("✅")
+def l1_best_output(values, probabilities):
+    order = values.argsort()
+    cumulative = probabilities[order].cumsum(0)
+    return values[order][cumulative >= 0.5 - 1e-6][0].item()
 
 
-@pytest.mark.parametrize("forward, message", [
-    (lambda self, x: (_ for _ in ()).throw(NotImplementedError), "not implemented"),
-    (lambda self, x: torch.cat([x, self.up(self.inner(self.down(x)))], dim=0), "dim=0"),
-    (lambda self, x: torch.cat([x, self.up(self.inner(self.down(x)))], dim=2), "spatial"),
-    (lambda self, x: torch.cat([self.up(self.inner(self.down(x))), x], dim=1), "wrong order"),
-    (lambda self, x: x + self.up(self.inner(self.down(x))), "added"),
-    (lambda self, x: self.up(self.inner(self.down(x))), "skip connection is missing"),
-    (lambda self, x: torch.cat([x, self.up(self.down(x))], dim=1), "self.inner"),
+def test_l1_best_output_check_passes_the_reference_and_any_value_of_a_tie(capsys):
+    checks.check_l1_best_output(l1_best_output)
+    checks.check_l1_best_output(lambda v, p: l1_best_output(v, p) if p.max() > 0.5 or len(v) > 2 else 0.3)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and all(line.startswith("✅") for line in lines)
+
+
+def test_the_check_cases_tell_the_statistics_apart():
+    for values, probabilities in checks.L1_CASES.values():
+        values, probabilities = torch.tensor(values), torch.tensor(probabilities)
+        best = checks.expected_l1(l1_best_output(values, probabilities), values, probabilities)
+        assert best <= checks.expected_l1(float((values * probabilities).sum()), values, probabilities)
+
+
+def unsorted_cumsum(values, probabilities):
+    return values[(probabilities.cumsum(0) >= 0.5).nonzero()[0, 0]].item()
+
+
+@pytest.mark.parametrize("output_fn, message", [
+    (stub, "not implemented"),
+    (lambda v, p: (v * p).sum().item(), "mean of the targets"),
+    (lambda v, p: v[p.argmax()].item(), "most probable value"),
+    (lambda v, p: v.median().item(), "probabilities ignored"),
+    (unsorted_cumsum, "sort the values first"),
+    (lambda v, p: l1_best_output(v, p) + 0.1, "above the least possible"),
+    (lambda v, p: [l1_best_output(v, p)], "one number"),
 ])
-def test_skip_block_check_names_the_planted_bug(forward, message):
+def test_l1_best_output_check_names_the_planted_mistake(output_fn, message):
     with pytest.raises(AssertionError, match=message):
-        checks.check_skip_block(block_with(forward))
+        checks.check_l1_best_output(output_fn)
 
 
-def test_generator_loss_check_passes_the_reference(capsys):
-    checks.check_generator_loss(pix2pix_generator_loss)
-    assert capsys.readouterr().out.startswith("✅")
+def discriminator_loss(discriminator, inputs, targets, fakes):
+    real = discriminator(inputs, targets)
+    fake = discriminator(inputs, fakes.detach())
+    return 0.5 * (gan_loss(real, True) + gan_loss(fake, False))
 
 
-def l1(fake, target):
-    return (fake - target).abs().mean()
+def test_discriminator_loss_check_passes_the_reference_and_the_package_loss(capsys):
+    checks.check_discriminator_loss(discriminator_loss)
+    checks.check_discriminator_loss(lambda d, x, y, f: translation.pix2pix_discriminator_loss(
+        d(x, y), d(x, f.detach())))
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and all(line.startswith("✅") for line in lines)
+
+
+def test_discriminator_loss_check_accepts_one_call_on_a_batch_of_both_pairs():
+    def one_call(d, x, y, f):
+        logits = d(torch.cat([x, x]), torch.cat([y, f.detach()]))
+        real, fake = logits.chunk(2)
+        return 0.5 * (gan_loss(real, True) + gan_loss(fake, False))
+
+    checks.check_discriminator_loss(one_call)
+
+
+def halved(real, fake):
+    return 0.5 * (gan_loss(real, True) + gan_loss(fake, False))
 
 
 @pytest.mark.parametrize("loss_fn, message", [
-    (lambda lg, f, t, l1_weight=100.0: (_ for _ in ()).throw(NotImplementedError), "not implemented"),
-    (lambda lg, f, t, l1_weight=100.0: gan_loss(lg, True) + l1(f, t), "not multiplied by l1_weight"),
-    (lambda lg, f, t, l1_weight=100.0: gan_loss(lg, False) + l1_weight * l1(f, t), "fake labels"),
-    (lambda lg, f, t, l1_weight=100.0: gan_loss(lg, True) + l1_weight * ((f - t) ** 2).mean(), "squared"),
-    (lambda lg, f, t, l1_weight=100.0: gan_loss(lg, True), "L1 term is missing"),
-    (lambda lg, f, t, l1_weight=100.0: l1_weight * l1(f, t), "adversarial term is missing"),
-    (lambda lg, f, t, l1_weight=100.0: gan_loss(lg, True) + 100.0 * l1(f, t), "ignores the l1_weight"),
-    (lambda lg, f, t, l1_weight=100.0: (gan_loss(lg, True) + l1_weight * l1(f, t)).detach(), "no gradient"),
+    (stub, "not implemented"),
+    (lambda d, x, y, f: halved(d(y, y), d(x, f.detach())), "real pair leaves out the input"),
+    (lambda d, x, y, f: halved(d(x, y), d(f.detach(), f.detach())), "generated pair leaves out the input"),
+    (lambda d, x, y, f: halved(d(x, y), d(f.detach(), x)), "generated pair is in the wrong order"),
+    (lambda d, x, y, f: halved(d(y, x), d(f.detach(), x)), "wrong order"),
+    (lambda d, x, y, f: 0.5 * (gan_loss(d(x, y), False) + gan_loss(d(x, f.detach()), True)), "swapped"),
+    (lambda d, x, y, f: gan_loss(d(x, y), True) + gan_loss(d(x, f.detach()), False), "not halved"),
+    (lambda d, x, y, f: halved(d(x, y).sigmoid(), d(x, f.detach()).sigmoid()), "sigmoid"),
+    (lambda d, x, y, f: halved(d(x, y).mean((1, 2, 3)), d(x, f.detach()).mean((1, 2, 3))), "averaged"),
+    (lambda d, x, y, f: 0.5 * gan_loss(d(x, y), True), "only the real pairs"),
+    (lambda d, x, y, f: 0.5 * gan_loss(d(x, f.detach()), False), "only the generated pairs"),
+    (lambda d, x, y, f: halved(d(x, y), d(x, f)), "gradients into the generator"),
+    (lambda d, x, y, f: discriminator_loss(d, x, y, f).detach(), "no gradient for D"),
+    (lambda d, x, y, f: halved(d(x, y), d(x, f.detach())).expand(2), "one number"),
+    (lambda d, x, y, f: 0.3 * halved(d(x, y), d(x, f.detach())), "Expected"),
 ])
-def test_generator_loss_check_names_the_planted_bug(loss_fn, message):
+def test_discriminator_loss_check_names_the_planted_bug(loss_fn, message):
     with pytest.raises(AssertionError, match=message):
-        checks.check_generator_loss(loss_fn)
+        checks.check_discriminator_loss(loss_fn)
+
+
+def test_the_exercise_buggy_loss_fails_the_check():
+    def buggy(discriminator, inputs, targets, fakes):
+        return gan_loss(discriminator(targets, targets), False) + gan_loss(discriminator(inputs, fakes), True)
+
+    with pytest.raises(AssertionError, match="gradients into the generator"):
+        checks.check_discriminator_loss(buggy)
+
+    def detached_but_still_buggy(discriminator, inputs, targets, fakes):
+        return buggy(discriminator, inputs, targets, fakes.detach())
+
+    with pytest.raises(AssertionError, match="Still 3 bug.*real pair leaves out.*swapped.*not halved"):
+        checks.check_discriminator_loss(detached_but_still_buggy)
+
+
+@pytest.mark.parametrize("prediction, sharpness, verdict", [
+    ("pix2pix", {"pix2pix": 0.9, "L1 only": 0.7}, "the run agrees"),
+    ("L1 only", {"pix2pix": 0.9, "L1 only": 0.7}, "the run shows 'pix2pix'"),
+    ("pix2pix", {"pix2pix": 0.6, "L1 only": 0.7}, "the run shows 'L1 only'"),
+])
+def test_sharpness_prediction_passes_a_guess_and_reports_the_run(prediction, sharpness, verdict, capsys):
+    checks.check_sharpness_prediction(prediction, sharpness)
+    assert verdict in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("prediction, sharpness, message", [
+    (None, {"pix2pix": 0.9, "L1 only": 0.7}, "still None"),
+    ("both", {"pix2pix": 0.9, "L1 only": 0.7}, "not one of"),
+    ("pix2pix", {"pix2pix": 0.9}, "measured value for each"),
+])
+def test_sharpness_prediction_fails_when_blank_or_unmeasured(prediction, sharpness, message):
+    with pytest.raises(AssertionError, match=message):
+        checks.check_sharpness_prediction(prediction, sharpness)

@@ -1,118 +1,167 @@
-"""Checks for notebook 08: the U-Net skip block and the pix2pix generator loss."""
+"""Checks for notebook 08: the output that L1 rewards, the repaired pix2pix discriminator loss and the
+sharpness prediction.
+
+Each check compares the learner's answer with a reference computed here and, when they differ,
+names the mistake that produces the learner's answer and the lecture section that explains it.
+Messages never show the answer's code.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Mapping
 
 import torch
-import torch.nn.functional as F
+from torch import nn
 
 from ..train import gan_loss
-from ..translation import UNetBlock, UNetGenerator
-from . import expect, expect_tensor, passed
+from ..translation import PatchDiscriminator
+from . import call_learner, check_prediction, expect, expect_tensor, passed
 
-SKIP_HINT = "return torch.cat([x, self.up(self.inner(self.down(x)))], dim=1)"
-
-
-def run_block(block: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Call the learner's block, turning a crash into an explanation."""
-    try:
-        return expect_tensor(block(x), "Your block's output")
-    except NotImplementedError:
-        raise AssertionError("forward is not implemented yet: replace `raise NotImplementedError`.") from None
-    except RuntimeError as error:
-        raise AssertionError(
-            f"Calling your block failed ({error}). Run x through self.down, then self.inner, then "
-            f"self.up, and concatenate x with the result: {SKIP_HINT}"
-        ) from error
+RTOL = 1e-4
+L1_LECTURE = "notebook 08, section 5 (reading the result: what L1 rewards and why it blurs)"
+LOSS_LECTURE = "notebook 08, sections 3 and 4 (D judges the input and the output together; the loss)"
+L1_CASES: dict[str, tuple[list[float], list[float]]] = {
+    "a pixel that is black with probability 0.7, else white": ([-1.0, 1.0], [0.7, 0.3]),
+    "three grey levels, the brightest most likely": ([-1.0, 0.0, 1.0], [0.1, 0.2, 0.7]),
+    "four grey levels listed out of order": ([0.9, -1.0, -0.5, 0.5], [0.4, 0.2, 0.25, 0.15]),
+    "a stroke that is there or not, 50/50": ([-1.0, 1.0], [0.5, 0.5]),
+}
 
 
-def matching_blocks(block_class: type[UNetBlock]) -> tuple[UNetBlock, UNetBlock]:
-    """The learner's block and the reference, with identical weights, in inference mode."""
-    torch.manual_seed(0)
-    inner = UNetBlock(8, 8)
-    reference = UNetBlock(4, 8, inner).eval()
-    candidate = block_class(4, 8, UNetBlock(8, 8)).eval()
-    candidate.load_state_dict(reference.state_dict())
-    return candidate, reference
+def expected_l1(output: float, values: torch.Tensor, probabilities: torch.Tensor) -> float:
+    """E|Y - output| for a target pixel Y that takes ``values`` with ``probabilities``."""
+    return float((probabilities * (values - output).abs()).sum())
 
 
-def check_skip_block(block_class: type[UNetBlock]) -> None:
-    """The block returns cat([x, up(inner(down(x)))]) along channels, and a U-Net can be built from it."""
-    candidate, reference = matching_blocks(block_class)
-    x = torch.randn(2, 4, 8, 8)
-    with torch.no_grad():
-        output = run_block(candidate, x)
-        returned = reference.up(reference.inner(reference.down(x)))
-    shape = tuple(output.shape)
-    expect(shape != (4, 4, 8, 8), "The output has twice the batch size: you concatenated along dim=0 "
-                                  "(the batch). Concatenate along channels: dim=1.")
-    expect(shape not in ((2, 4, 16, 8), (2, 4, 8, 16)),
-           f"Output shape {shape}: you concatenated along a spatial dimension. Use dim=1 (channels).")
-    if shape == (2, 4, 8, 8):
-        expect(not torch.allclose(output, x + returned, atol=1e-5),
-               "You added the skip (x + ...) instead of concatenating it: pix2pix stacks the input's "
-               f"channels next to the decoder's ({SKIP_HINT}).")
-        raise AssertionError("The output has as many channels as the input: the skip connection is "
-                             f"missing. Concatenate x with the upsampled result: {SKIP_HINT}")
-    expect(shape == (2, 8, 8, 8), f"Expected shape (2, 8, 8, 8) (input channels doubled), got {shape}.")
-    expect(not torch.allclose(output, torch.cat([returned, x], dim=1), atol=1e-5),
-           "The skip and the upsampled features are in the wrong order: put the input x first, "
-           "torch.cat([x, up(...)], dim=1), so the decoder's weights line up.")
-    expect(torch.allclose(output, torch.cat([x, returned], dim=1), atol=1e-5),
-           f"The values differ from the reference. Use every part in order: {SKIP_HINT}")
-    generator = UNetGenerator(1, 1, image_size=32, base_width=8, block=block_class).eval()
-    with torch.no_grad():
-        images = generator(torch.randn(2, 1, 32, 32))
-    expect(tuple(images.shape) == (2, 1, 32, 32),
-           f"A U-Net built from your block should map (2, 1, 32, 32) to itself, got {tuple(images.shape)}.")
-    passed("UNet skip block: input and upsampled features concatenated along channels; a 32-px U-Net works.")
-
-
-def loss_variants(logits: torch.Tensor, fake: torch.Tensor, target: torch.Tensor, weight: float
-                  ) -> dict[str, torch.Tensor]:
-    """Likely wrong versions of the pix2pix generator loss, each named by the bug it contains."""
-    adversarial, l1 = gan_loss(logits, True), (fake - target).abs().mean()
+def l1_output_mistakes(values: torch.Tensor, probabilities: torch.Tensor) -> dict[str, float]:
+    """What likely mistakes return for one target distribution, keyed by the mistake."""
+    cumulative_unsorted = probabilities.cumsum(0)
     return {
-        "The L1 term is not multiplied by l1_weight (lambda = 100): use adversarial + l1_weight * L1.":
-            adversarial + l1,
-        "The adversarial term uses fake labels (0). G wants D to call its outputs real: "
-        "target_is_real=True (labels of 1).": gan_loss(logits, False) + weight * l1,
-        "You used the saturating minimax form (minus D's loss on fakes). Use the non-saturating "
-        "loss: BCE against real labels.": -gan_loss(logits, False) + weight * l1,
-        "You used squared error; pix2pix uses L1 (mean absolute error), which blurs less.":
-            adversarial + weight * F.mse_loss(fake, target),
-        "The L1 term is missing: without it G may ignore the target.": adversarial,
-        "The adversarial term is missing: that is the L1-only baseline, not pix2pix.": weight * l1,
-        "The L1 term is summed, not averaged: use .mean() so lambda means what the paper says.":
-            adversarial + weight * (fake - target).abs().sum(),
+        "this is the mean of the targets, the optimum of the squared (L2) error; the absolute error is "
+        "minimised by a different statistic": float((probabilities * values).sum()),
+        "this is the most probable value (the mode); the absolute error weighs how far each possible "
+        "target is, not only how likely the commonest is": float(values[probabilities.argmax()]),
+        "this is the median of the listed values with the probabilities ignored: weigh each value by its "
+        "probability": float(values.median()),
+        "the probabilities were accumulated in the order the values are listed: sort the values first":
+            float(values[(cumulative_unsorted >= 0.5).nonzero()[0, 0]]),
     }
 
 
-def check_generator_loss(loss_fn: Callable[..., torch.Tensor]) -> None:
-    """The pix2pix G loss: BCE(D(x, G(x)), real) + l1_weight * mean |G(x) - y|."""
-    generator = torch.Generator().manual_seed(0)
-    logits = torch.randn(4, 1, 6, 6, generator=generator)
-    fake = torch.randn(4, 1, 16, 16, generator=generator).tanh().requires_grad_(True)
-    target = torch.randn(4, 1, 16, 16, generator=generator).tanh()
-    for weight in (100.0, 10.0):
-        try:
-            loss = expect_tensor(loss_fn(logits, fake, target, l1_weight=weight), "The loss")
-        except NotImplementedError:
-            raise AssertionError("The loss is not implemented yet: replace `raise NotImplementedError`.") \
-                from None
-        expect(loss.dim() == 0, f"The loss should be a single number (0-dim tensor), got shape "
-                                f"{tuple(loss.shape)}. Average over pixels with .mean().")
-        expected = gan_loss(logits, True) + weight * (fake - target).abs().mean()
-        if torch.allclose(loss, expected, rtol=1e-4):
+def check_l1_best_output(l1_best_output: Callable[[torch.Tensor, torch.Tensor], float]) -> None:
+    """``l1_best_output(values, probabilities)``: an output with the least expected absolute error."""
+    for name, (listed, weights) in L1_CASES.items():
+        values, probabilities = torch.tensor(listed), torch.tensor(weights)
+        answer = call_learner("l1_best_output", f"l1_best_output for {name}", l1_best_output,
+                              values.clone(), probabilities.clone())
+        expect(isinstance(answer, (int, float, torch.Tensor)) and torch.as_tensor(answer).numel() == 1,
+               f"l1_best_output should return one number (the output value), got {answer!r}.")
+        answer = float(answer)
+        best = min(expected_l1(float(v), values, probabilities) for v in values)
+        if expected_l1(answer, values, probabilities) <= best + 1e-6:
             continue
-        for bug, variant in loss_variants(logits, fake, target, weight).items():
-            expect(not torch.allclose(loss, variant, rtol=1e-4), bug)
-        if weight != 100.0:
-            expect(not torch.allclose(loss, gan_loss(logits, True) + 100.0 * (fake - target).abs().mean(),
-                                      rtol=1e-4),
-                   "The loss ignores the l1_weight argument: it always uses 100.")
-        raise AssertionError(f"Expected {expected.item():.4f}, got {loss.item():.4f} (l1_weight={weight}). "
-                             "Use gan_loss(fake_logits, True) + l1_weight * (fake - target).abs().mean().")
-    expect(loss.requires_grad, "The loss has no gradient: don't detach the generated images or call .item().")
-    passed("pix2pix generator loss: non-saturating GAN term with real labels + 100 x mean L1.")
+        for mistake, wrong in l1_output_mistakes(values, probabilities).items():
+            expect(abs(answer - wrong) > 1e-6,
+                   f"For {name} you return {answer:g}: {mistake}. See {L1_LECTURE}.")
+        raise AssertionError(f"For {name} you return {answer:g}, whose expected absolute error "
+                             f"{expected_l1(answer, values, probabilities):.3f} is above the least possible "
+                             f"{best:.3f}. See {L1_LECTURE}.")
+    passed(f"l1_best_output: the least expected absolute error on {len(L1_CASES)} target distributions "
+           "(a probability-weighted median).")
+
+
+PAIRS = {  # how the learner may have built the real and the generated pair, and what is wrong with it
+    "right": lambda inputs, image: (inputs, image),
+    "leaves out the input: pix2pix is a *conditional* GAN, so D judges whether the image fits this input "
+    "and every pair is (input, image)": lambda inputs, image: (image, image),
+    "is in the wrong order: D was built, and G's loss calls it, with the input first":
+        lambda inputs, image: (image, inputs),
+}
+
+
+def discriminator_loss_bugs(discriminator: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
+                            fakes: torch.Tensor) -> list[tuple[list[str], torch.Tensor]]:
+    """Every combination of the exercise's planted bugs with the loss it gives; the right loss has no bugs."""
+    def halved_loss(real: torch.Tensor, fake: torch.Tensor, swapped: bool, halved: bool) -> torch.Tensor:
+        total = gan_loss(real, not swapped) + gan_loss(fake, swapped)
+        return 0.5 * total if halved else total
+
+    real_logits = {bug: discriminator(*pair(inputs, targets)) for bug, pair in PAIRS.items()}
+    fake_logits = {bug: discriminator(*pair(inputs, fakes)) for bug, pair in PAIRS.items()}
+    combinations = []
+    for real_bug, fake_bug, swapped, halved in itertools.product(PAIRS, PAIRS, (False, True), (True, False)):
+        bugs = [f"the real pair {real_bug}"] * (real_bug != "right")
+        bugs += [f"the generated pair {fake_bug}"] * (fake_bug != "right")
+        bugs += ["the labels are swapped: real pairs get target 1, generated pairs target 0"] * swapped
+        bugs += ["the loss is not halved: pix2pix divides D's objective by 2 to slow D relative to G"
+                 ] * (not halved)
+        loss = halved_loss(real_logits[real_bug], fake_logits[fake_bug], swapped, halved)
+        combinations.append((bugs, loss))
+    real, fake = real_logits["right"], fake_logits["right"]
+    combinations += [
+        (["the logits went through a sigmoid before the with-logits loss, which applies it itself"],
+         halved_loss(real.sigmoid(), fake.sigmoid(), False, True)),
+        (["the patch logits were averaged before the loss: a PatchGAN scores every patch and the loss "
+          "averages the per-patch losses"],
+         halved_loss(real.mean((1, 2, 3)), fake.mean((1, 2, 3)), False, True)),
+        (["only the real pairs count: add the loss on generated pairs"], 0.5 * gan_loss(real, True)),
+        (["only the generated pairs count: add the loss on real pairs"], 0.5 * gan_loss(fake, False)),
+    ]
+    return combinations
+
+
+def sensitive_discriminator() -> PatchDiscriminator:
+    """A small PatchGAN in eval mode whose logits spread over a few units, so that every bug shows."""
+    discriminator = PatchDiscriminator(1, 1, base_width=4, downsamplings=1).eval()
+    rng = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for conv in (m for m in discriminator.modules() if isinstance(m, nn.Conv2d)):
+            conv.weight.copy_(0.2 * torch.randn(conv.weight.shape, generator=rng))
+    return discriminator
+
+
+def check_discriminator_loss(loss_fn: Callable[..., torch.Tensor]) -> None:
+    """``discriminator_loss(D, inputs, targets, fakes)``: halved BCE, conditional pairs, no gradient to G."""
+    discriminator, rng = sensitive_discriminator(), torch.Generator().manual_seed(1)
+    inputs = torch.randn(2, 1, 16, 16, generator=rng)
+    targets = torch.randn(2, 1, 16, 16, generator=rng).tanh()
+    generator_weight = torch.tensor(0.7, requires_grad=True)  # stands in for G's parameters
+    fakes = torch.tanh(generator_weight * inputs + 0.1)
+    loss = expect_tensor(call_learner("discriminator_loss", "discriminator_loss(D, inputs, targets, fakes)",
+                                      loss_fn, discriminator, inputs, targets, fakes), "The loss")
+    expect(loss.dim() == 0, f"The loss should be one number (a 0-dim tensor), got shape {tuple(loss.shape)}.")
+    expect(loss.requires_grad, "The loss has no gradient for D: don't detach the logits or call .item().")
+    loss.backward()
+    expect(generator_weight.grad is None or generator_weight.grad.abs().item() == 0.0,
+           "Still a bug: D's loss sends gradients into the generator. D's step treats the generated "
+           "images as fixed data, so detach them (notebook 03's D step does the same).")
+    with torch.no_grad():
+        combinations = discriminator_loss_bugs(discriminator, inputs, fakes=fakes, targets=targets)
+    for bugs, value in combinations:
+        if torch.allclose(loss.detach(), value, rtol=RTOL):
+            expect(not bugs, f"Still {len(bugs)} bug(s): {'; '.join(bugs)}. See {LOSS_LECTURE}.")
+            passed("discriminator_loss: (input, target) -> real and (input, generated) -> fake, halved, "
+                   "from logits; no gradient reaches G.")
+            return
+    right = combinations[0][1]
+    raise AssertionError(f"Expected {right.item():.4f}, got {loss.item():.4f}: D's loss is half the sum of "
+                         "the BCE of real (input, target) pairs against 1 and of generated (input, output) "
+                         f"pairs against 0. See {LOSS_LECTURE}.")
+
+
+def check_sharpness_prediction(prediction: object, sharpness: Mapping[str, float]) -> None:
+    """Score ``prediction_sharper`` against the measured sharpness of both models' held-out outputs."""
+    options = ["pix2pix", "L1 only"]
+    expect(set(options) <= set(sharpness),
+           f"sharpness should hold a measured value for each of {options}, got {sorted(sharpness)}.")
+    outcome = max(options, key=lambda name: sharpness[name])
+    measured = ", ".join(f"{name} {sharpness[name]:.2f}" for name in options)
+    why = ("the discriminator penalises the grey compromises that L1 alone settles for where the input "
+           "leaves doubt" if outcome == "pix2pix" else
+           "in a run this short the discriminator has not yet taught G much; L1 alone blurs only where the "
+           "plausible targets disagree, and on outlines of digits they rarely do")
+    check_prediction(
+        "prediction_sharper", prediction, options, outcome,
+        f"Sharpness relative to the targets: {measured}: {why} (notebook 08, section 5).",
+    )
