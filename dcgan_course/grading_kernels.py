@@ -9,8 +9,9 @@ files in its scratch folder) no other kernel can see. The template itself runs n
 
 The Jupyter side sees an ordinary kernel: its kernelspec runs ``python -m
 dcgan_course.grading_kernels CONNECTION_FILE``, a small stand-in process that asks the template
-for a kernel, forwards interrupts to it and lives exactly as long as it does; the kernel in turn
-exits when its stand-in is killed, so nbval's time-outs and the grader's backstop still work.
+for a kernel, forwards interrupts to it, lives exactly as long as it does and kills it when its own
+parent dies; the kernel in turn exits when its stand-in is killed, so nbval's time-outs and the
+grader's backstop still work.
 """
 
 from __future__ import annotations
@@ -124,7 +125,10 @@ def stand_in(connection_file: str) -> int:
         kernel = int(client.makefile("r", encoding="utf-8").readline())
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda number, _frame: os.kill(kernel, number))
+    parent = os.getppid()
     while alive(kernel):
+        if os.getppid() != parent:  # whoever started this kernel is gone (killed): so is the kernel
+            os.kill(kernel, signal.SIGKILL)
         time.sleep(POLL_SECONDS)
     return 0
 

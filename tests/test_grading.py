@@ -188,14 +188,16 @@ def test_summary_has_per_student_and_per_exercise_tables(graded_class):
 
 
 @pytest.mark.notebooks
-def test_overall_time_out_stops_a_run_and_its_kernel(tmp_path):
+@pytest.mark.parametrize("warm", [False, True], ids=["cold-kernel", "warm-kernel"])
+def test_overall_time_out_stops_a_run_and_its_kernel(tmp_path, warm):
     pid_file = tmp_path / "kernel.pid"
     notebook = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell(f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))"),
         nbformat.v4.new_code_cell("time.sleep(600)")])
     save(notebook, tmp_path / "run" / NAME)
-    with pytest.raises(TimeoutError, match="longer than 10 s"):
-        grading.run_nbval(tmp_path / "run" / NAME, grading.GradingOptions(cell_timeout=600), 10)
+    options = grading.GradingOptions(cell_timeout=600, warm_kernels=warm)
+    with grading.kernel_environment(options) as environment, pytest.raises(TimeoutError, match="than 15 s"):
+        grading.run_nbval(tmp_path / "run" / NAME, options, 15, environment)
     kernel = int(pid_file.read_text(encoding="utf-8"))
     deadline = time.monotonic() + 10
     while process_alive(kernel) and time.monotonic() < deadline:

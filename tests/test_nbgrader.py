@@ -80,8 +80,11 @@ def round_trip(tmp_path_factory):
     """generate_assignment once, then autograde a solved and a blank student side by side."""
     if not NBGRADER_BIN:
         pytest.skip("nbgrader lives in its own environment: run `make nbgrader` for the round trip")
+    solutions = tmp_path_factory.mktemp("solutions")  # a snapshot: the tests compare against what ran
+    for path in authoring.solution_notebooks(SOLUTIONS):
+        shutil.copy(path, solutions / path.name)
     course = tmp_path_factory.mktemp("nbgrader")
-    nbgrader_export.write_course(SOLUTIONS, course)
+    nbgrader_export.write_course(solutions, course)
     environment = grading_environment(GradingOptions())
     environment["PATH"] = os.pathsep.join([NBGRADER_BIN, environment["PATH"]])
     nbgrader(course, environment, "generate_assignment", ASSIGNMENT)
@@ -95,7 +98,7 @@ def round_trip(tmp_path_factory):
         for path in sorted(released.glob("*.ipynb")):
             notebook = nbformat.read(path, as_version=4)
             if student == "solved":
-                notebook = solved_copy(notebook, nbformat.read(SOLUTIONS / path.name, as_version=4))
+                notebook = solved_copy(notebook, nbformat.read(solutions / path.name, as_version=4))
             nbformat.write(notebook, submitted / path.name)
     with warm_kernels(environment) as environment:
         runs = [subprocess.Popen([str(Path(NBGRADER_BIN) / "nbgrader"), "autograde", ASSIGNMENT,
@@ -110,11 +113,18 @@ def round_trip(tmp_path_factory):
         printed = subprocess.run([str(Path(NBGRADER_BIN) / "python"), "-c", SCORES, ASSIGNMENT], cwd=folder,
                                  capture_output=True, text=True, check=True).stdout
         scores |= json.loads(printed)
-    return {"released": released, "scores": scores}
+    return {"released": released, "scores": scores, "solutions": solutions, "students": students}
+
+
+def errors(folder: Path, student: str, name: str) -> list[str]:
+    """The errors in one autograded notebook, to say why a check failed."""
+    notebook = nbformat.read(folder / "autograded" / student / ASSIGNMENT / f"{name}.ipynb", as_version=4)
+    return [f"{cell.id}: {output.ename}: {output.evalue[:300]}" for cell in notebook.cells
+            if cell.cell_type == "code" for output in cell.outputs if output.output_type == "error"]
 
 
 def test_nbgraders_student_version_is_what_make_exercises_writes(round_trip):
-    for solution in authoring.solution_notebooks(SOLUTIONS):
+    for solution in authoring.solution_notebooks(round_trip["solutions"]):
         expected = authoring.make_exercise(nbformat.read(solution, as_version=4), solution.name)
         released = nbformat.read(round_trip["released"] / solution.name, as_version=4)
         assert [(cell.id, cell.cell_type, cell.source) for cell in released.cells] == [
@@ -123,10 +133,11 @@ def test_nbgraders_student_version_is_what_make_exercises_writes(round_trip):
 
 def test_autograde_gives_the_solutions_full_marks_and_the_blanks_zero(round_trip):
     scores = round_trip["scores"]
-    names = [path.stem for path in authoring.solution_notebooks(SOLUTIONS)]
+    names = [path.stem for path in authoring.solution_notebooks(round_trip["solutions"])]
     assert len(scores) == 2 * len(names)
     for name in names:
-        solution = nbformat.read(SOLUTIONS / f"{name}.ipynb", as_version=4)
+        solution = nbformat.read(round_trip["solutions"] / f"{name}.ipynb", as_version=4)
         checks = sum(check_cells.is_check(cell) for cell in solution.cells)
-        assert scores[f"solved/{name}"] == [checks, checks], name
+        why = errors(round_trip["students"]["solved"], "solved", name)
+        assert scores[f"solved/{name}"] == [checks, checks], why
         assert scores[f"blank/{name}"] == [0, checks], name
