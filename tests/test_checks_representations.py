@@ -1,3 +1,5 @@
+"""The notebook 05-07 checks pass the references, name each planted mistake and score predictions honestly."""
+
 import numpy as np
 import pytest
 import torch
@@ -5,162 +7,259 @@ import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from dcgan_course import features, improve, probe
+from dcgan_course import features, improve, models, probe
 from dcgan_course.checks import representations as checks
-from dcgan_course.train import gan_loss
 
 
 def not_implemented(*args, **kwargs):
     raise NotImplementedError
 
 
-@pytest.mark.parametrize(
-    "check",
-    [
-        checks.check_extract_features,
-        checks.check_probe,
-        checks.check_auxiliary_classifier_loss,
-    ],
-)
+def frozen(model, images, layer_names):
+    """The named activations in eval mode, read with the package's hooks."""
+    with (torch.no_grad(), models.evaluation_mode(model),
+          features.capture_activations(model, layer_names) as s):
+        model(images)
+    return [s[name] for name in layer_names]
+
+
+def pyramid_features(model, images, layer_names, grids=(1, 2, 4)):
+    return checks.pyramid(frozen(model, images, layer_names), grids)
+
+
+def nearest_centroid(train_x, train_y, test_x, test_y):
+    scaler = StandardScaler().fit(train_x)
+    train_x, test_x = scaler.transform(train_x), scaler.transform(test_x)
+    classes = np.unique(train_y)
+    centroids = np.stack([train_x[train_y == c].mean(0) for c in classes])
+    distances = ((test_x[:, None, :] - centroids[None]) ** 2).sum(-1)
+    return float((classes[distances.argmin(1)] == test_y).mean())
+
+
+@pytest.mark.parametrize("check", [checks.check_pyramid_features, checks.check_probe,
+                                   checks.check_k_plus_one_loss])
 def test_a_stub_fails_with_not_implemented_yet(check):
     with pytest.raises(AssertionError, match="not implemented yet"):
         check(not_implemented)
 
 
-def test_reference_solutions_pass(capsys):
-    checks.check_extract_features(features.extract_features)
+def test_reference_solutions_pass_with_one_tick_line_each(capsys):
+    checks.check_pyramid_features(pyramid_features)
+    checks.check_probe(nearest_centroid)
     checks.check_probe(probe.probe_accuracy)
-    checks.check_auxiliary_classifier_loss(improve.auxiliary_classifier_loss)
+    checks.check_k_plus_one_loss(improve.k_plus_one_loss)
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 3 and all(line.startswith("✅") for line in lines)
+    assert len(lines) == 4 and all(line.startswith("✅") for line in lines)
 
 
-# ---------------------------------------------------------------- 05: hooks
+# ---------------------------------------------------------------- 05: pyramid features through hooks
+
+def hooked(model, layer_names, store):
+    """Register hooks that store each layer's output; return the handles."""
+    return [model.get_submodule(name).register_forward_hook(lambda m, i, o, n=name: store.update({n: o}))
+            for name in layer_names]
 
 
-def test_check_extract_features_names_hooks_left_behind():
-    def leaky(model, images, layer_names, grid=4):
-        seen = {}
-        for name in layer_names:
-            model.get_submodule(name).register_forward_hook(
-                lambda m, i, o, name=name: seen.__setitem__(name, o)
-            )
-        with torch.no_grad(), features.evaluation_mode(model):
-            model(images)
-        return torch.cat([features.pool_to_grid(seen[n], grid) for n in layer_names], 1)
-
-    with pytest.raises(AssertionError, match="handle.remove"):
-        checks.check_extract_features(leaky)
+def leaves_hooks(model, images, layer_names, grids=(1, 2, 4)):
+    seen = {}
+    hooked(model, layer_names, seen)
+    with torch.no_grad(), models.evaluation_mode(model):
+        model(images)
+    return checks.pyramid([seen[n] for n in layer_names], grids)
 
 
-def test_check_extract_features_names_training_mode():
-    def batch_statistics(model, images, layer_names, grid=4):
-        with torch.no_grad(), features.capture_activations(model, layer_names) as seen:
-            model(images)
-        return torch.cat([features.pool_to_grid(seen[n], grid) for n in layer_names], 1)
-
-    with pytest.raises(AssertionError, match="model.eval"):
-        checks.check_extract_features(batch_statistics)
+def train_mode(model, images, layer_names, grids=(1, 2, 4)):
+    with torch.no_grad(), features.capture_activations(model, layer_names) as seen:
+        model(images)
+    return checks.pyramid([seen[n] for n in layer_names], grids)
 
 
-def test_check_extract_features_names_average_pooling():
-    def average(model, images, layer_names, grid=4):
-        with (
-            torch.no_grad(),
-            features.evaluation_mode(model),
-            features.capture_activations(model, layer_names) as s,
-        ):
-            model(images)
-        return torch.cat([F.adaptive_avg_pool2d(s[n], grid).flatten(1) for n in layer_names], 1)
-
-    with pytest.raises(AssertionError, match="max-pools"):
-        checks.check_extract_features(average)
+def stays_in_eval_mode(model, images, layer_names, grids=(1, 2, 4)):
+    model.eval()
+    return pyramid_features(model, images, layer_names, grids)
 
 
-def test_check_extract_features_names_missing_no_grad():
-    def with_grad(model, images, layer_names, grid=4):
-        return features.extract_features(model, images, layer_names, grid).requires_grad_(True)
-
-    with pytest.raises(AssertionError, match="no_grad"):
-        checks.check_extract_features(with_grad)
+def with_gradients(model, images, layer_names, grids=(1, 2, 4)):
+    return pyramid_features(model, images, layer_names, grids).requires_grad_(True)
 
 
-# ---------------------------------------------------------------- 06: the probe
+def only_paper_grid(model, images, layer_names, grids=(1, 2, 4)):
+    return pyramid_features(model, images, layer_names, (4,))
 
 
-def test_check_probe_names_missing_standardisation():
-    def raw(train_x, train_y, test_x, test_y):
-        return float(LogisticRegression(max_iter=500).fit(train_x, train_y).score(test_x, test_y))
-
-    with pytest.raises(AssertionError, match="standardised"):
-        checks.check_probe(raw)
+def average_pooled(model, images, layer_names, grids=(1, 2, 4)):
+    return checks.pyramid(frozen(model, images, layer_names), grids, pool=F.adaptive_avg_pool2d)
 
 
-def test_check_probe_names_a_scaler_fitted_on_test_data():
-    def peeking(train_x, train_y, test_x, test_y):
-        model = LogisticRegression(max_iter=500).fit(StandardScaler().fit_transform(train_x), train_y)
-        return float(model.score(StandardScaler().fit_transform(test_x), test_y))
-
-    with pytest.raises(AssertionError, match="fitted on the test"):
-        checks.check_probe(peeking)
+def grid_by_grid(model, images, layer_names, grids=(1, 2, 4)):
+    return checks.pyramid(frozen(model, images, layer_names), grids, layer_major=False)
 
 
-def test_check_probe_names_a_percentage():
-    with pytest.raises(AssertionError, match="fraction"):
-        checks.check_probe(lambda *data: 100 * probe.probe_accuracy(*data))
-
-
-def test_check_probe_accepts_a_correct_logistic_regression():
-    def logistic(train_x, train_y, test_x, test_y):
-        scaler = StandardScaler().fit(train_x)
-        model = LogisticRegression(max_iter=500).fit(scaler.transform(train_x), train_y)
-        return float(model.score(scaler.transform(test_x), test_y))
-
-    checks.check_probe(logistic)
-
-
-# ---------------------------------------------------------------- 07: auxiliary classifier loss
-
-
-@pytest.mark.parametrize(
-    "bug, message",
-    [
-        (lambda r, f, c, y, w: gan_loss(r, False) + gan_loss(f, True) + w * F.cross_entropy(c, y), "swapped"),
-        (lambda r, f, c, y, w: gan_loss(r, True) + gan_loss(f, False), "class term is missing"),
-        (
-            lambda r, f, c, y, w: gan_loss(r, True) + gan_loss(f, False) + F.cross_entropy(c, y),
-            "weight is ignored",
-        ),
-        (
-            lambda r, f, c, y, w: (
-                gan_loss(r.sigmoid(), True) + gan_loss(f.sigmoid(), False) + w * F.cross_entropy(c, y)
-            ),
-            "sigmoid",
-        ),
-        (
-            lambda r, f, c, y, w: (
-                gan_loss(r, True) + gan_loss(f, False) + w * F.cross_entropy(c.softmax(1), y)
-            ),
-            "softmax",
-        ),
-    ],
-)
-def test_check_auxiliary_classifier_loss_names_each_planted_bug(bug, message):
+@pytest.mark.parametrize("candidate, message", [
+    (leaves_hooks, "forward hook"),
+    (train_mode, "training mode"),
+    (stays_in_eval_mode, "left the model in eval mode"),
+    (with_gradients, "no_grad"),
+    (only_paper_grid, "Only the 4x4 grid"),
+    (average_pooled, "max-pools"),
+    (grid_by_grid, "grid by grid"),
+    (lambda *args: pyramid_features(*args) * 1.01, "differ from the reference"),
+])
+def test_pyramid_check_names_the_planted_mistake(candidate, message):
     with pytest.raises(AssertionError, match=message):
-        checks.check_auxiliary_classifier_loss(bug)
+        checks.check_pyramid_features(candidate)
 
 
-def test_check_auxiliary_classifier_loss_names_heads_mixed_up():
-    def mixed_up(real, fake, classes, labels, weight):
-        adversarial = gan_loss(classes.logsumexp(1), True) + gan_loss(fake, False)
-        return adversarial + weight * F.cross_entropy(torch.stack([real, -real], 1), labels.clamp(max=1))
+@pytest.mark.parametrize("prediction, gap, verdict", [
+    ("different", 0.3, "the run agrees"),
+    ("identical", 0.3, "the run shows 'different'"),
+    ("identical", 0.0, "the run agrees"),
+])
+def test_batch_prediction_passes_a_guess_and_reports_the_run(prediction, gap, verdict, capsys):
+    checks.check_batch_prediction(prediction, gap)
+    assert verdict in capsys.readouterr().out
 
-    with pytest.raises(AssertionError, match="mixed up"):
-        checks.check_auxiliary_classifier_loss(mixed_up)
+
+def test_batch_prediction_fails_when_blank():
+    with pytest.raises(AssertionError, match="still None"):
+        checks.check_batch_prediction(None, 0.3)
+
+
+# ---------------------------------------------------------------- 06: a probe that must not leak
+
+def raw_centroid(train_x, train_y, test_x, test_y):
+    classes = np.unique(train_y)
+    centroids = np.stack([train_x[train_y == c].mean(0) for c in classes])
+    return float((classes[((test_x[:, None] - centroids[None]) ** 2).sum(-1).argmin(1)] == test_y).mean())
+
+
+def standardised_with(train_x, test_x, fit_on):
+    mean, std = fit_on.mean(0), fit_on.std(0)
+    std = np.where(std > 0, std, 1.0)
+    return (train_x - mean) / std, (test_x - mean) / std
+
+
+def scaler_on_test(train_x, train_y, test_x, test_y):
+    train_s, test_s = standardised_with(train_x, test_x, test_x)
+    return raw_centroid(train_s, train_y, test_s, test_y)
+
+
+def scaler_on_both(train_x, train_y, test_x, test_y):
+    train_s, test_s = standardised_with(train_x, test_x, np.vstack([train_x, test_x]))
+    return raw_centroid(train_s, train_y, test_s, test_y)
+
+
+def zero_std_nan(train_x, train_y, test_x, test_y):
+    mean, std = train_x.mean(0), train_x.std(0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return raw_centroid((train_x - mean) / std, train_y, (test_x - mean) / std, test_y)
+
+
+def logistic_peeking(train_x, train_y, test_x, test_y):
+    model = LogisticRegression(max_iter=500).fit(StandardScaler().fit_transform(train_x), train_y)
+    return float(model.score(StandardScaler().fit_transform(test_x), test_y))
+
+
+@pytest.mark.parametrize("candidate, message", [
+    (raw_centroid, "are the features standardised"),
+    (zero_std_nan, "constant feature"),
+    (scaler_on_test, "(test statistics leak|statistics of the test features)"),
+    (logistic_peeking, "statistics of the test features"),
+    (scaler_on_both, "test statistics leak"),
+    (lambda *data: 100 * nearest_centroid(*data), "fraction"),
+])
+def test_probe_check_names_the_planted_mistake(candidate, message):
+    with pytest.raises(AssertionError, match=message):
+        checks.check_probe(candidate)
 
 
 def test_scale_trap_defeats_a_probe_without_standardisation():
     train_x, train_y, test_x, test_y = checks.scale_trap(single_class_test=False)
-    raw = LogisticRegression(max_iter=500).fit(train_x, train_y).score(test_x, test_y)
-    assert raw < 0.5 < probe.probe_accuracy(train_x, train_y, test_x, test_y)
+    data = (train_x, train_y, test_x, test_y)
+    assert raw_centroid(*data) < 0.5 < nearest_centroid(*data)
     assert np.unique(checks.scale_trap(single_class_test=True)[3]).tolist() == [0]
+
+
+@pytest.mark.parametrize("prediction, lead, verdict", [
+    ("grows", {10: 0.01, 1: 0.05}, "the run agrees"),
+    ("grows", {10: 0.05, 1: 0.01}, "the run shows 'shrinks'"),
+])
+def test_label_budget_prediction_reports_the_run(prediction, lead, verdict, capsys):
+    checks.check_label_budget_prediction(prediction, lead)
+    assert verdict in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("prediction, lead, message", [
+    (None, {10: 0.01, 1: 0.05}, "still None"),
+    ("grows", {10: 0.01}, "1 and 10 labels"),
+])
+def test_label_budget_prediction_fails_when_blank_or_unmeasured(prediction, lead, message):
+    with pytest.raises(AssertionError, match=message):
+        checks.check_label_budget_prediction(prediction, lead)
+
+
+# ---------------------------------------------------------------- 07: the K+1 discriminator loss
+
+def k_plus_one(labelled, labels, real, fake, supervised=None, real_fake=None):
+    """The K+1 loss built from replaceable parts, to plant one mistake at a time."""
+    supervised = F.cross_entropy(labelled, labels) if supervised is None else supervised
+    real_fake = real_fake or (F.softplus(-real.logsumexp(1)).mean() + F.softplus(fake.logsumexp(1)).mean())
+    return supervised + real_fake
+
+
+def naive(labelled, labels, real, fake):
+    z_real, z_fake = real.exp().sum(1), fake.exp().sum(1)
+    return k_plus_one(labelled, labels, real, fake,
+                      real_fake=-(z_real / (z_real + 1)).log().mean() - (1 / (z_fake + 1)).log().mean())
+
+
+def explicit_fake_class(labelled, labels, real, fake):
+    """The K+1 loss as a (K+1)-way softmax with a fixed zero logit for 'fake': the same loss, another form."""
+    def with_fake(logits):
+        return torch.cat([logits, torch.zeros(len(logits), 1)], 1)
+
+    real_p_fake = with_fake(real).softmax(1)[:, -1]
+    fake_ce = F.cross_entropy(with_fake(fake), torch.full((len(fake),), fake.shape[1]))
+    return F.cross_entropy(labelled, labels) - torch.log1p(-real_p_fake).mean() + fake_ce
+
+
+@pytest.mark.parametrize("candidate, message", [
+    (lambda c, y, r, f: k_plus_one(c, y, f, r) - F.cross_entropy(c, y) + F.cross_entropy(c, y), "swapped"),
+    (lambda c, y, r, f: k_plus_one(c, y, r, f, supervised=torch.tensor(0.0)), "class term on the labelled"),
+    (lambda c, y, r, f: F.cross_entropy(c, y), "only the class term"),
+    (lambda c, y, r, f: k_plus_one(c, y, r, f, real_fake=F.softplus(-r.mean(1)).mean()
+                                   + F.softplus(f.mean(1)).mean()), "\\*mean\\*"),
+    (lambda c, y, r, f: k_plus_one(c, y, r, f, real_fake=F.softplus(-r.amax(1)).mean()
+                                   + F.softplus(f.amax(1)).mean()), "\\*largest\\*"),
+    (lambda c, y, r, f: k_plus_one(c, y, r, f, supervised=F.cross_entropy(c.softmax(1), y)), "softmax"),
+    (naive, "overflows"),
+    (lambda c, y, r, f: k_plus_one(c, y, r, f).expand(3), "one number"),
+    (lambda c, y, r, f: 1.1 * k_plus_one(c, y, r, f), "Expected"),
+])
+def test_k_plus_one_check_names_the_planted_mistake(candidate, message):
+    with pytest.raises(AssertionError, match=message):
+        checks.check_k_plus_one_loss(candidate)
+
+
+def test_k_plus_one_check_accepts_the_explicit_fake_class_form(capsys):
+    checks.check_k_plus_one_loss(explicit_fake_class)
+    assert capsys.readouterr().out.startswith("✅")
+
+
+@pytest.mark.parametrize("prediction, changes, verdict", [
+    ("real", (0.0, 0.2), "the run agrees"),
+    ("class", (0.0, 0.2), "the run shows 'real'"),
+    ("both", (0.1, 0.2), "the run agrees"),
+])
+def test_shift_prediction_reports_the_run(prediction, changes, verdict, capsys):
+    checks.check_shift_prediction(prediction, *changes)
+    assert verdict in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("prediction, changes, message", [
+    (None, (0.0, 0.2), "still None"),
+    ("real", (0.0, 0.0), "Neither change"),
+])
+def test_shift_prediction_fails_when_blank_or_unmeasured(prediction, changes, message):
+    with pytest.raises(AssertionError, match=message):
+        checks.check_shift_prediction(prediction, *changes)

@@ -1,96 +1,112 @@
-"""Checks for the representation exercises (notebooks 05-07): hook-based feature extraction, the
-linear probe and the auxiliary-classifier loss (notebook 04's latent-space checks are in ``checks.latent``).
+"""Checks for the representation exercises (notebooks 05-07): pyramid features read with hooks, a
+hand-written probe that must not leak test statistics, the K+1 discriminator loss, and their
+predictions (notebook 04's latent-space checks are in ``checks.latent``).
 
-Each check runs the learner's function on small seeded inputs, compares it with the reference in
-the package and, when they disagree, names the bug that produces the learner's answer.
+Each check runs the learner's function on small seeded inputs, compares it with a reference and,
+when they disagree, names the mistake that produces the learner's answer and the lecture section
+that explains it. Messages never show the answer's code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .. import features, improve, models
-from ..train import gan_loss
-from . import call_learner, expect, expect_close, expect_shape, expect_tensor, passed
+from . import call_learner, check_prediction, expect, expect_close, expect_shape, expect_tensor, passed
 
 TOLERANCE = 1e-4
+GRIDS = (1, 2, 4)
+HOOKS_LECTURE = "notebook 05, section 'Forward hooks'"
+PROTOCOL_LECTURE = "notebook 05, section 'The paper's protocol'"
+PROBE_LECTURE = "notebook 06, section 'A linear probe, written out once'"
+K_PLUS_ONE_LECTURE = "notebook 07, section 1 (the K+1 semi-supervised GAN)"
 
 
-def check_extract_features(extract_features: Callable) -> None:
-    """``extract_features(model, images, layer_names, grid)`` with hooks: shape, values, hooks removed."""
+# --- notebook 05: pyramid features through hooks ------------------------------------------------
+
+def pyramid(activations: Sequence[torch.Tensor], grids: Sequence[int], layer_major: bool = True,
+            pool: Callable = F.adaptive_max_pool2d) -> torch.Tensor:
+    """Pool every activation to every grid and concatenate, layer by layer (or grid by grid)."""
+    pairs = ([(a, g) for a in activations for g in grids] if layer_major
+             else [(a, g) for g in grids for a in activations])
+    return torch.cat([pool(a, g).flatten(1) for a, g in pairs], dim=1)
+
+
+def activations_of(model: torch.nn.Module, images: torch.Tensor, names: Sequence[str], train_mode: bool
+                   ) -> list[torch.Tensor]:
+    """The named activations in eval mode, or in train mode with the model's state restored afterwards."""
+    state = {key: value.clone() for key, value in model.state_dict().items()}
+    was_training = model.training
+    model.train(train_mode)
+    with torch.no_grad(), features.capture_activations(model, names) as seen:
+        model(images)
+    model.load_state_dict(state)
+    model.train(was_training)
+    return [seen[name] for name in names]
+
+
+def check_pyramid_features(pyramid_features: Callable) -> None:
+    """``pyramid_features(model, images, layer_names, grids)``: hooks, eval mode, max-pools, hooks removed."""
     torch.manual_seed(0)
     model = models.Discriminator(image_size=32, channels=1, base_width=8)
     model.apply(models.init_weights)
     model.train()
     images, names = torch.randn(6, 1, 32, 32), ["blocks.0", "blocks.2"]
-    out = expect_tensor(
-        call_learner(
-            "extract_features",
-            "extract_features(model, images, ['blocks.0', 'blocks.2'])",
-            extract_features,
-            model,
-            images,
-            names,
-            4,
-        ),
-        "The result of extract_features",
-    )
+    call = "pyramid_features(D, images, ['blocks.0', 'blocks.2'], (1, 2, 4))"
+    out = expect_tensor(call_learner("pyramid_features", call, pyramid_features, model, images, names, GRIDS),
+                        "The result of pyramid_features")
     hooks = sum(len(module._forward_hooks) for module in model.modules())
-    expect(
-        hooks == 0,
-        f"The model still has {hooks} forward hook(s) after extraction: keep the handles that "
-        "register_forward_hook returns and call handle.remove() (in a finally: block).",
-    )
-    expect_shape(out, (6, 16 * (8 + 32)), "extract_features on 2 layers of widths 8 and 32, pooled to 4x4")
-    expect(not out.requires_grad, "The features still require gradients: extract them under torch.no_grad().")
-    expect(model.training, "extract_features left the model in eval mode: restore model.train() afterwards.")
-    reference = features.extract_features(model, images, names, 4)
-    model.train()
-    in_train_mode = torch.cat(
-        [features.pool_to_grid(a, 4) for a in _train_mode_activations(model, images, names)], 1
-    )
-    average = torch.cat(
-        [F.adaptive_avg_pool2d(a, 4).flatten(1) for a in _eval_activations(model, images, names)], 1
-    )
-    expect(
-        not torch.allclose(out, in_train_mode, atol=TOLERANCE),
-        "These features come from the model in training mode (BatchNorm uses batch statistics, so an "
-        "image's features depend on its batch): call model.eval() before extracting.",
-    )
-    expect(
-        not torch.allclose(out, average, atol=TOLERANCE),
-        "These features are average-pooled: the paper's protocol max-pools each map to 4x4.",
-    )
-    expect_close(out, reference, "extract_features", atol=TOLERANCE)
-    passed("extract_features: hooks on named layers, 4x4 max-pooled, frozen, hooks removed.")
+    expect(hooks == 0, f"The model still has {hooks} forward hook(s) after extraction: every hook you "
+                       f"register must be removed, even when the forward pass fails. See {HOOKS_LECTURE}.")
+    expect(model.training, "pyramid_features left the model in eval mode: put it back in the mode it was in, "
+                           f"or the next training step runs without batch statistics. See {HOOKS_LECTURE}.")
+    widths, cells = 8 + 32, sum(grid * grid for grid in GRIDS)
+    expect(tuple(out.shape) != (6, 16 * widths),
+           "Only the 4x4 grid is there: the pyramid concatenates the 1x1, 2x2 and 4x4 max-pools of every "
+           f"layer. See {PROTOCOL_LECTURE}.")
+    expect_shape(out, (6, cells * widths), "pyramid_features on 2 layers of widths 8 and 32, grids 1, 2, 4")
+    expect(not out.requires_grad, "The features still require gradients: extraction needs no graph, run the "
+                                  f"model under torch.no_grad(). See {HOOKS_LECTURE}.")
+    frozen = activations_of(model, images, names, train_mode=False)
+    mistakes = {
+        "these features come from the model in training mode: BatchNorm then normalises with the batch's "
+        "statistics, so an image's features depend on the other images in its batch; switch to eval mode "
+        f"for the extraction ({HOOKS_LECTURE})": pyramid(activations_of(model, images, names, True), GRIDS),
+        f"these features are average-pooled; the paper's protocol max-pools ({PROTOCOL_LECTURE})":
+            pyramid(frozen, GRIDS, pool=F.adaptive_avg_pool2d),
+        "the features are ordered grid by grid: keep each layer's 1x1, 2x2 and 4x4 pools together, layer "
+        "after layer": pyramid(frozen, GRIDS, layer_major=False),
+    }
+    for mistake, wrong in mistakes.items():
+        expect(not torch.allclose(out, wrong, atol=TOLERANCE), f"The features are wrong: {mistake}.")
+    expect_close(out, pyramid(frozen, GRIDS), "pyramid_features", atol=TOLERANCE)
+    passed("pyramid_features: 1x1, 2x2 and 4x4 max-pools of each named layer, layer by layer, in eval mode "
+           "without gradients; hooks removed, the model back in training mode.")
 
 
-def _train_mode_activations(model, images, names) -> list[torch.Tensor]:
-    """The named activations with BatchNorm in training mode (without touching its running statistics)."""
-    state = {k: v.clone() for k, v in model.state_dict().items()}
-    with torch.no_grad(), features.capture_activations(model, names) as seen:
-        model(images)
-    model.load_state_dict(state)
-    return [seen[name] for name in names]
+def check_batch_prediction(prediction: object, feature_gap: float) -> None:
+    """Score ``prediction_batch`` against the measured change of an image's train-mode features."""
+    outcome = "different" if feature_gap > TOLERANCE else "identical"
+    why = ("in training mode BatchNorm normalises with the statistics of the batch, so the company an image "
+           "keeps changes its features" if outcome == "different" else
+           "this network has no layer that mixes the images of a batch")
+    check_prediction("prediction_batch", prediction, ["identical", "different"], outcome,
+                     f"The same images' features moved by up to {feature_gap:.3g}: {why}. That is why "
+                     f"features are extracted in eval mode ({HOOKS_LECTURE}).")
 
 
-def _eval_activations(model, images, names) -> list[torch.Tensor]:
-    """The named activations in eval mode."""
-    with torch.no_grad(), features.evaluation_mode(model), features.capture_activations(model, names) as seen:
-        model(images)
-    return [seen[name] for name in names]
-
+# --- notebook 06: a probe that must not leak --------------------------------------------------
 
 def scale_trap(single_class_test: bool, seed: int = 0) -> tuple[np.ndarray, ...]:
     """Data a probe gets right only by standardising, with statistics of the training set.
 
-    Class information sits in 5 features with a tiny scale, noise in 45 features with a huge one.
-    With ``single_class_test`` the test set holds only class 0, so a scaler fitted on the test
-    features moves class 0 to the origin.
+    Class information sits in 5 features with a tiny scale, noise in 45 features with a huge one,
+    and one feature is constant (as blank border pixels are). With ``single_class_test`` the test
+    set holds only class 0, so a scaler fitted on the test features moves class 0 to the origin.
     """
     rng = np.random.default_rng(seed)
     classes, informative = 5, 5
@@ -98,108 +114,138 @@ def scale_trap(single_class_test: bool, seed: int = 0) -> tuple[np.ndarray, ...]
     test_labels = np.zeros(60, dtype=int) if single_class_test else np.repeat(np.arange(classes), 12)
 
     def sample(labels: np.ndarray) -> np.ndarray:
-        signal = 4.0 * np.eye(classes, informative)[labels] + 0.3 * rng.normal(
-            size=(len(labels), informative)
-        )
-        return np.hstack([1e-3 * signal, 1e3 * rng.normal(size=(len(labels), 45))])
+        signal = 4.0 * np.eye(classes, informative)[labels]
+        signal += 0.3 * rng.normal(size=(len(labels), informative))
+        noise = 1e3 * rng.normal(size=(len(labels), 45))
+        return np.hstack([1e-3 * signal, noise, np.full((len(labels), 1), 0.5)])
 
     return sample(train_labels), train_labels, sample(test_labels), test_labels
 
 
-def learner_accuracy(probe_accuracy: Callable, single_class_test: bool) -> float:
-    """Run the learner's probe on a scale trap and insist on a fraction back."""
-    test = "a single-class test set" if single_class_test else "a balanced test set"
-    result = call_learner(
-        "probe_accuracy",
-        f"probe_accuracy(train_x, train_y, test_x, test_y) on {test}",
-        probe_accuracy,
-        *scale_trap(single_class_test),
-    )
-    expect(
-        isinstance(result, (float, np.floating)) and 0.0 <= result <= 1.0,
-        f"probe_accuracy should return the accuracy as a fraction in [0, 1] (a float), got {result!r}.",
-    )
+def learner_accuracy(probe: Callable, data: Sequence[np.ndarray], what: str) -> float:
+    """Run the learner's probe and insist on a fraction back."""
+    result = call_learner("the probe", f"the probe on {what}", probe, *(np.array(part) for part in data))
+    expect(isinstance(result, (float, np.floating)) and 0.0 <= result <= 1.0,
+           f"The probe should return the accuracy as a fraction in [0, 1] (a float), got {result!r}.")
     return float(result)
 
 
-def check_probe(probe_accuracy: Callable) -> None:
-    """``probe_accuracy(train_x, train_y, test_x, test_y)``: standardise on train only; a fraction back."""
-    balanced, single_class = learner_accuracy(probe_accuracy, False), learner_accuracy(probe_accuracy, True)
-    expect(
-        balanced > 0.8,
-        f"Accuracy {balanced:.2f} on features whose informative part is tiny and whose noise is huge: "
-        "are the features standardised? Fit StandardScaler on the training features, then transform "
-        "both training and test features with it.",
-    )
-    expect(
-        single_class > 0.8,
-        f"Accuracy {single_class:.2f} on a test set of one class (but {balanced:.2f} on a balanced one): "
-        "the scaler is fitted on the test features. Fit it on the training features only.",
-    )
-    passed("probe_accuracy: features standardised with training-set statistics, both traps passed.")
+def transductive_accuracies(probe: Callable, train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray,
+                            test_y: np.ndarray, copies: int = 300) -> tuple[float, float]:
+    """Accuracy on a test set padded with many copies of one outlier, scored together and one at a time.
+
+    A probe that uses no test statistics gives both the same number; the outlier's copies drag any test
+    (or train + test) statistics far enough to change the other predictions.
+    """
+    chosen = np.arange(0, len(test_y), 4)
+    outlier = test_x[:1].copy()
+    outlier[:, :5] *= 20.0  # the informative features, far out
+    padded_x = np.vstack([test_x[chosen], np.repeat(outlier, copies, axis=0)])
+    padded_y = np.concatenate([test_y[chosen], np.repeat(test_y[:1], copies)])
+    together = learner_accuracy(probe, (train_x, train_y, padded_x, padded_y), "a padded test set")
+    singles = [learner_accuracy(probe, (train_x, train_y, test_x[i:i + 1], test_y[i:i + 1]), "one example")
+               for i in chosen]
+    singles.append(copies * learner_accuracy(probe, (train_x, train_y, outlier, test_y[:1]), "the outlier"))
+    return together, float(sum(singles) / len(padded_y))
 
 
-def check_auxiliary_classifier_loss(auxiliary_classifier_loss: Callable) -> None:
-    """D's loss = BCE(real logits, 1) + BCE(fake logits, 0) + weight x CE(class logits, labels)."""
-    torch.manual_seed(0)
-    real, fake = torch.randn(8), torch.randn(8)
-    classes, labels = torch.randn(8, 10), torch.randint(0, 10, (8,))
-    loss = expect_tensor(
-        call_learner(
-            "auxiliary_classifier_loss",
-            "auxiliary_classifier_loss(real_logits, fake_logits, class_logits, labels, 0.5)",
-            auxiliary_classifier_loss,
-            real,
-            fake,
-            classes,
-            labels,
-            0.5,
-        ),
-        "The result of auxiliary_classifier_loss",
+def check_probe(probe: Callable) -> None:
+    """``probe(train_x, train_y, test_x, test_y)``: standardise on train only, no test statistics leak."""
+    balanced = scale_trap(single_class_test=False)
+    accuracy = learner_accuracy(probe, balanced, "a balanced test set")
+    expect(not np.isnan(accuracy) and accuracy > 0.8,
+           f"Accuracy {accuracy:.2f} on features whose informative part is tiny, whose noise is huge and one "
+           "of which is constant: are the features standardised, and does a constant feature (standard "
+           f"deviation 0) stay finite? See {PROBE_LECTURE}.")
+    single = learner_accuracy(probe, scale_trap(single_class_test=True), "a single-class test set")
+    expect(single > 0.8, f"Accuracy {single:.2f} on a test set of one class (but {accuracy:.2f} on a "
+                         "balanced one): the standardisation uses statistics of the test features. Fit it on "
+                         f"the training features only. See {PROBE_LECTURE}.")
+    together, one_by_one = transductive_accuracies(probe, *balanced)
+    expect(abs(one_by_one - together) < 1e-9,
+           f"Scored one at a time the test examples get {one_by_one:.2f}, scored together {together:.2f}: a "
+           "prediction depends on the *other* test examples, so test statistics leak into the probe (e.g. "
+           f"standardising with the test set, or with train and test together). See {PROBE_LECTURE}.")
+    passed("probe: features standardised with training-set statistics only (a constant feature stays "
+           "finite), each test prediction independent of the others, accuracy as a fraction.")
+
+
+def check_label_budget_prediction(prediction: object, lead: dict[int, float]) -> None:
+    """Score ``prediction_lead`` against the measured lead of D's features over pixels at 10 and 1 labels."""
+    expect(set(lead) == {1, 10}, f"lead should map 1 and 10 labels per class to a measured lead, got {lead}.")
+    outcome = "grows" if lead[1] > lead[10] else "shrinks"
+    check_prediction(
+        "prediction_lead", prediction, ["grows", "shrinks"], outcome,
+        f"The discriminator's lead over raw pixels was {lead[10]:+.1%} with 10 labels per class and "
+        f"{lead[1]:+.1%} with 1. The fewer the labels, the more the probe relies on the features' geometry "
+        "alone; with few draws in fast mode the spread is large, so run full mode before trusting the sign "
+        "(notebook 06, section 'Label efficiency').",
     )
-    expect_shape(loss, (), "The loss")
-    adversarial = gan_loss(real, True) + gan_loss(fake, False)
-    class_loss = F.cross_entropy(classes, labels)
-    bugs = {
-        "the real and fake targets are swapped (real images should get target 1)": gan_loss(real, False)
-        + gan_loss(fake, True)
-        + 0.5 * class_loss,
-        "the class term is missing: add weight x cross-entropy of the class logits": adversarial,
-        "the weight is ignored: multiply the cross-entropy by `weight`": adversarial + class_loss,
-        "the real/fake logits went through a sigmoid before BCE-with-logits (it applies the sigmoid itself)":
-            gan_loss(torch.sigmoid(real), True) + gan_loss(torch.sigmoid(fake), False) + 0.5 * class_loss,
-        "the class logits went through a softmax before cross_entropy (it applies log-softmax itself)":
-            adversarial + 0.5 * F.cross_entropy(classes.softmax(1), labels),
+
+
+# --- notebook 07: the K+1 discriminator ------------------------------------------------------------
+
+def k_plus_one_mistakes(labelled: torch.Tensor, labels: torch.Tensor, real: torch.Tensor, fake: torch.Tensor
+                        ) -> dict[str, torch.Tensor]:
+    """Likely wrong K+1 losses, keyed by the mistake they contain."""
+    supervised = F.cross_entropy(labelled, labels)
+    log_z_real, log_z_fake = real.logsumexp(1), fake.logsumexp(1)
+    return {
+        "the real and generated terms are swapped: real images should get D(x) = Z/(Z+1) close to 1":
+            supervised + F.softplus(log_z_real).mean() + F.softplus(-log_z_fake).mean(),
+        "the class term on the labelled images is missing": F.softplus(-log_z_real).mean()
+            + F.softplus(log_z_fake).mean(),
+        "only the class term is there: unlabelled real and generated images must train the logits too":
+            supervised,
+        "the real/fake logit is the *mean* of the class logits; with D(x) = Z/(Z+1) it is log Z, the "
+        "log-sum-exp": supervised + F.softplus(-real.mean(1)).mean() + F.softplus(fake.mean(1)).mean(),
+        "the real/fake logit is the *largest* class logit; with D(x) = Z/(Z+1) it is log Z, the log-sum-exp":
+            supervised + F.softplus(-real.amax(1)).mean() + F.softplus(fake.amax(1)).mean(),
+        "the class logits went through a softmax before the cross-entropy, which applies it itself":
+            F.cross_entropy(labelled.softmax(1), labels) + F.softplus(-log_z_real).mean()
+            + F.softplus(log_z_fake).mean(),
+        "the terms are summed over the batch, not averaged":
+            F.cross_entropy(labelled, labels, reduction="sum") + F.softplus(-log_z_real).sum()
+            + F.softplus(log_z_fake).sum(),
     }
-    for bug, value in bugs.items():
-        expect(abs(loss.item() - value.item()) > TOLERANCE, f"The loss matches a known mistake: {bug}.")
-    _expect_heads_not_mixed_up(auxiliary_classifier_loss)
-    expect_close(
-        loss,
-        improve.auxiliary_classifier_loss(real, fake, classes, labels, 0.5),
-        "auxiliary_classifier_loss",
-        atol=TOLERANCE,
+
+
+def check_k_plus_one_loss(k_plus_one_loss: Callable) -> None:
+    """``k_plus_one_loss(labelled_logits, labels, real_logits, fake_logits)``: CE + real/fake via Z/(Z+1)."""
+    rng = torch.Generator().manual_seed(0)
+    labelled, real, fake = (3 * torch.randn(n, 10, generator=rng) for n in (4, 6, 6))
+    labels = torch.randint(0, 10, (4,), generator=rng)
+    loss = expect_tensor(call_learner("k_plus_one_loss", "k_plus_one_loss on 4 labelled, 6 real, 6 generated",
+                                      k_plus_one_loss, labelled, labels, real, fake), "The loss")
+    expect(loss.dim() == 0, f"The loss should be one number (a 0-dim tensor), got shape {tuple(loss.shape)}.")
+    reference = improve.k_plus_one_loss(labelled, labels, real, fake)
+    if not torch.allclose(loss, reference, rtol=TOLERANCE):
+        for mistake, wrong in k_plus_one_mistakes(labelled, labels, real, fake).items():
+            expect(not torch.allclose(loss, wrong, rtol=TOLERANCE), f"{mistake}. See {K_PLUS_ONE_LECTURE}.")
+        raise AssertionError(f"Expected {reference.item():.4f}, got {loss.item():.4f}: the loss is the class "
+                             "cross-entropy on labelled images plus -log D(x) on real and -log(1 - D(x)) on "
+                             f"generated images, with D(x) = Z/(Z+1). See {K_PLUS_ONE_LECTURE}.")
+    confident = [100.0 * torch.eye(10)[:2], torch.tensor([1, 2]), 100.0 * torch.ones(2, 10),
+                 torch.zeros(2, 10)]
+    extreme = call_learner("k_plus_one_loss", "k_plus_one_loss with logits of 100", k_plus_one_loss,
+                           *confident)
+    expect(bool(torch.isfinite(torch.as_tensor(extreme))),
+           "With class logits of 100 your loss is not finite: exp(100) overflows. Write log(Z/(Z+1)) and "
+           "log(1/(Z+1)) through log-sum-exp and softplus, which never form Z itself.")
+    passed("k_plus_one_loss: class cross-entropy + real/fake loss with D(x) = Z/(Z+1) from log-sum-exp, "
+           "finite for logits of 100.")
+
+
+def check_shift_prediction(prediction: object, class_change: float, real_change: float) -> None:
+    """Score ``prediction_shift`` against the measured changes after adding one constant to every logit."""
+    moved = [name for name, change in (("class", class_change), ("real", real_change)) if change > 1e-6]
+    expect(bool(moved), "Neither change is above zero: measure both on the same logits, once with and once "
+                        "without the added constant.")
+    outcome = "both" if len(moved) == 2 else moved[0]
+    check_prediction(
+        "prediction_shift", prediction, ["class", "real", "both"], outcome,
+        f"Adding the same constant to all K logits changed the class probabilities by up to "
+        f"{class_change:.2g} and D(x) = Z/(Z+1) by {real_change:.2g}: softmax forgets a common shift, Z "
+        "does not. In the K+1 GAN that common level is the real/fake evidence that the unlabelled images "
+        f"train ({K_PLUS_ONE_LECTURE}).",
     )
-    passed("auxiliary_classifier_loss: real/fake BCE on the real/fake logits + weighted class cross-entropy.")
-
-
-def _expect_heads_not_mixed_up(auxiliary_classifier_loss: Callable) -> None:
-    """Each head must get the gradient of its own loss: BCE for real/fake, cross-entropy for classes."""
-    torch.manual_seed(1)
-    inputs = [
-        torch.randn(4, requires_grad=True),
-        torch.randn(4, requires_grad=True),
-        torch.randn(4, 10, requires_grad=True),
-    ]
-    labels = torch.randint(0, 10, (4,))
-    learner = torch.autograd.grad(auxiliary_classifier_loss(*inputs, labels, 1.0), inputs, allow_unused=True)
-    reference = torch.autograd.grad(improve.auxiliary_classifier_loss(*inputs, labels, 1.0), inputs)
-    for name, mine, expected in zip(
-        ("real_logits", "fake_logits", "class_logits"), learner, reference, strict=True
-    ):
-        expect(
-            mine is not None and torch.allclose(mine, expected, atol=TOLERANCE),
-            f"The gradient with respect to {name} is not that of its own loss: the class logits and the "
-            "real/fake logits seem mixed up. BCE takes the (N,) real/fake logits, cross-entropy the "
-            "(N, classes) class logits.",
-        )
