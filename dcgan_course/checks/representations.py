@@ -166,8 +166,8 @@ def check_probe(probe: Callable) -> None:
            f"Scored one at a time the test examples get {one_by_one:.2f}, scored together {together:.2f}: a "
            "prediction depends on the *other* test examples, so test statistics leak into the probe (e.g. "
            f"standardising with the test set, or with train and test together). See {PROBE_LECTURE}.")
-    passed("probe: features standardised with training-set statistics only (a constant feature stays "
-           "finite), each test prediction independent of the others, accuracy as a fraction.")
+    passed("probe: copes with features of wildly different scales and with a constant feature, uses no "
+           "statistic of the test set (each test prediction independent of the others), returns a fraction.")
 
 
 def check_label_budget_prediction(prediction: object, lead: dict[int, float]) -> None:
@@ -232,8 +232,8 @@ def check_k_plus_one_loss(k_plus_one_loss: Callable) -> None:
     expect(bool(torch.isfinite(torch.as_tensor(extreme))),
            "With class logits of 100 your loss is not finite: exp(100) overflows. Write log(Z/(Z+1)) and "
            "log(1/(Z+1)) through log-sum-exp and softplus, which never form Z itself.")
-    passed("k_plus_one_loss: class cross-entropy + real/fake loss with D(x) = Z/(Z+1) from log-sum-exp, "
-           "finite for logits of 100.")
+    passed("k_plus_one_loss: class cross-entropy + real/fake loss with D(x) = Z/(Z+1), finite for logits "
+           "of 100.")
 
 
 def check_shift_prediction(prediction: object, class_change: float, real_change: float) -> None:
