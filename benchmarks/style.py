@@ -1,10 +1,11 @@
-"""Benchmark style transfer: optimisation (Gatys) per-step time and results, feed-forward speed.
+"""Benchmark offline style transfer: the old and the new recipe, judged in networks neither used.
 
-For each image size: seconds per optimisation step, the style-loss reduction from the content
-image, and how well the layout of the content survives (correlation of blurred images). Then
-a feed-forward network: seconds per training step and per stylised image. Prints JSON.
+For each content/style pair that ships with the dependencies (or is generated), stylise with
+``style_evaluation.RECIPES`` "before" and "after" and report, per recipe: the style distance in
+two judge networks as a fraction of the content photo's own (lower = more of the painting's
+style), the edge similarity to the photo (the content floor) and seconds. Prints JSON.
 
-    python benchmarks/style.py --sizes 64 128 256 --steps 100
+    python benchmarks/style.py --size 128 [--steps N]
 """
 
 from __future__ import annotations
@@ -12,50 +13,34 @@ from __future__ import annotations
 import argparse
 import json
 
-from dcgan_course import settings, style, style_feedforward, viz
+import torch
+
+from dcgan_course import settings, style_evaluation, viz
+
+PAIRS = (("china", "strokes"), ("grace_hopper", "waves"), ("flower", "strokes"))
 
 
-def optimisation_row(size: int, steps: int, network: style.FeatureNetwork) -> dict[str, float]:
-    """Stylise Grace Hopper with the generated waves at one size and summarise the run."""
-    content, painting = viz.sample_image("grace_hopper", size), viz.sample_image("waves", size)
-    result = style.stylize(content, painting, network, steps, progress=False)
-    return {
-        "size": size, "steps": steps, "seconds_per_step": result.seconds / steps,
-        "style_loss_reduction": result.style_loss[0] / result.style_loss[-1],
-        "final_content_loss": result.content_loss[-1], "final_style_loss": result.style_loss[-1],
-        "layout_kept": style.structure_similarity(result.image, content),
-    }
-
-
-def feedforward_row(size: int, steps: int, network: style.FeatureNetwork) -> dict[str, float]:
-    """Train a small transform network for one style, then time one forward pass."""
-    painting = viz.sample_image("waves", size)
-    contents = [viz.sample_image(name, 2 * size) for name in ("china", "flower")]
-    transform = style_feedforward.TransformNetwork(width=16, residual_blocks=3)
-    history = style_feedforward.train_feedforward(transform, painting, contents, network, steps, batch_size=4,
-                                      crop_size=size, progress=False)
-    content = viz.sample_image("grace_hopper", size)
-    image, seconds = style_feedforward.apply_style(transform, content)
-    return {"size": size, "train_steps": steps, "seconds_per_train_step": history.seconds / steps,
-            "seconds_per_image": seconds, **style.losses_of(image, content, painting, network)}
+def pair_rows(content_name: str, style_name: str, size: int, steps: int | None) -> dict[str, dict]:
+    """Both recipes on one pair: judge scores, edge similarity and seconds."""
+    content, painting = viz.sample_image(content_name, size), viz.sample_image(style_name, size)
+    rows = {}
+    for recipe in style_evaluation.RECIPES:
+        torch.manual_seed(settings.DEFAULT_SEED)
+        result = style_evaluation.run_recipe(recipe, content, painting, steps)
+        rows[recipe] = {**style_evaluation.judge(result.image, content, painting), "seconds": result.seconds}
+    return rows
 
 
 def main() -> None:
-    """Run the optimisation rows and the feed-forward row and print them."""
+    """Run every pair and print the table as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256])
-    parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--feedforward-steps", type=int, default=300)
-    parser.add_argument("--network", default="random", choices=("auto", "random", "vgg19"))
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=None, help="override both recipes' step counts")
     args = parser.parse_args()
-    cfg = settings.setup()
-    network = style.load_feature_network(args.network, cfg.device)
-    report = {
-        "network": network.name, "device": str(cfg.device),
-        "optimisation": [optimisation_row(size, args.steps, network) for size in args.sizes],
-        "feedforward": feedforward_row(args.sizes[0], args.feedforward_steps, network),
-    }
-    print(json.dumps(report, indent=2))
+    settings.setup()
+    report = {f"{content} + {style}": pair_rows(content, style, args.size, args.steps)
+              for content, style in PAIRS}
+    print(json.dumps({"size": args.size, "pairs": report}, indent=1))
 
 
 if __name__ == "__main__":

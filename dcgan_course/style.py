@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -110,17 +109,32 @@ class MultiScaleRandomFilters(nn.Module):
 
 
 class RandomFeatureNetwork(FeatureNetwork):
-    """Random multi-scale filters (Ustyuzhaninov et al. 2016): no training, no download needed."""
+    """Random multi-scale filters (Ustyuzhaninov et al. 2016): no training, no download needed.
 
-    def __init__(self, width: int = 128, kernel: int = 5, scales: int = 4, seed: int = 0) -> None:
+    The filters are zero-mean, so they ignore flat colour; ``colour_weight`` > 0 adds the pixels
+    themselves as a first style layer, whose Gram matrix is the palette (RGB second moments).
+    """
+
+    def __init__(self, width: int = 128, kernel: int = 5, scales: int = 4, seed: int = 0,
+                 colour_weight: float = 0.0, style_weight: float = 1e6) -> None:
         super().__init__(nn.Sequential(), content_layer=1, style_layers=range(scales),
-                         name="random multi-scale filters", style_weight=1e6)
+                         name="random multi-scale filters", style_weight=style_weight)
         self.filters = MultiScaleRandomFilters(3, width, kernel, scales, seed).requires_grad_(False)
+        self.colour_weight = colour_weight
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Content: the half-resolution scale; style: every scale."""
-        activations = self.filters(self.prepare(images))
-        return activations[self.content_layer], activations
+        """Content: the half-resolution scale; style: [the weighted pixels,] every scale."""
+        images = self.prepare(images)
+        activations = self.filters(images)
+        palette = [self.colour_weight * images] if self.colour_weight else []
+        return activations[self.content_layer], palette + activations
+
+
+def painterly_network() -> RandomFeatureNetwork:
+    """The offline recipe measured in notebook 09: random filters plus the palette, style weight 1e7."""
+    network = RandomFeatureNetwork(colour_weight=0.3, style_weight=1e7)
+    network.name = "random filters + palette"
+    return network
 
 
 def discriminator_network(discriminator: nn.Module) -> FeatureNetwork:
@@ -157,7 +171,7 @@ def vgg19_weights_cached() -> bool:
 
 
 def load_feature_network(name: str = "auto", device: torch.device | str = "cpu") -> FeatureNetwork:
-    """``random``, ``vgg19`` (falls back to random, with a message, when offline) or ``auto``.
+    """``random`` (``painterly_network``), ``vgg19`` (falls back to random when offline) or ``auto``.
 
     ``auto`` uses VGG-19 on Colab or when its weights are cached, random filters otherwise, so
     it never tries a download that cannot succeed.
@@ -170,7 +184,7 @@ def load_feature_network(name: str = "auto", device: torch.device | str = "cpu")
             return vgg19_network().to(device)
         except WeightsUnavailableError as error:
             print(f"{error} Falling back to random multi-scale filters, which work offline.")
-    return RandomFeatureNetwork().to(device)
+    return painterly_network().to(device)
 
 
 # --- optimisation-based transfer (Gatys et al.) ----------------------------------------------------
@@ -212,55 +226,74 @@ class StyleResult:
     seconds: float = 0.0
 
 
+def match_colours(image: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Linear colour transfer: give ``image`` the mean and RGB covariance of ``reference``."""
+    def stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        pixels = x[0].flatten(1).double()
+        return pixels.mean(dim=1, keepdim=True), torch.cov(pixels) + 1e-6 * torch.eye(3, dtype=torch.double)
+
+    def matrix_power(covariance: torch.Tensor, power: float) -> torch.Tensor:
+        values, vectors = torch.linalg.eigh(covariance)
+        return vectors @ torch.diag(values.clamp_min(1e-9) ** power) @ vectors.T
+
+    (mean, cov), (ref_mean, ref_cov) = stats(image), stats(reference)
+    transform = matrix_power(ref_cov, 0.5) @ matrix_power(cov, -0.5)
+    pixels = transform @ (image[0].flatten(1).double() - mean) + ref_mean
+    return pixels.reshape(image.shape).to(image.dtype).clamp(-1.0, 1.0)
+
+
+STARTS = ("content", "recoloured", "noise")
+
+
 def stylize(
     content: torch.Tensor,
     style: torch.Tensor,
     network: FeatureNetwork,
-    steps: int = 300,
+    steps: int = 100,
     style_weight: float | None = None,
     content_weight: float = 1.0,
+    optimizer: str = "lbfgs",
+    start: str = "recoloured",
     lr: float = 0.1,
     progress: bool = True,
 ) -> StyleResult:
-    """Optimise the pixels, starting from the content image, to minimise content + w * style loss."""
+    """Optimise the pixels to minimise content + w * style loss, one L-BFGS iteration (or Adam step)
+    per step, starting from the content, the content in the style's palette, or noise (Gatys)."""
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}.")
+    if optimizer not in ("lbfgs", "adam") or start not in STARTS:
+        raise ValueError(f"optimizer must be 'lbfgs' or 'adam' and start one of {STARTS}, "
+                         f"got '{optimizer}' and '{start}'.")
     device = model_device(network)
     content, style = content.to(device), style.to(device)
     targets = style_targets(network, content, style)
     weight = network.style_weight if style_weight is None else style_weight
-    image = content.clone().requires_grad_(True)
-    optimizer = torch.optim.Adam([image], lr=lr)
+    if start == "noise":
+        image = (0.5 * torch.randn_like(content)).clamp(-1.0, 1.0)
+    else:
+        image = match_colours(content, style) if start == "recoloured" else content.clone()
+    image.requires_grad_(True)
+    solver = (torch.optim.LBFGS([image], max_iter=1, history_size=20, line_search_fn="strong_wolfe")
+              if optimizer == "lbfgs" else torch.optim.Adam([image], lr=lr))
     result = StyleResult(image)
-    start = time.perf_counter()
-    for _ in tqdm(range(steps), desc="style transfer", disable=not progress):
-        optimizer.zero_grad(set_to_none=True)
+
+    def total_loss() -> torch.Tensor:
+        """The weighted objective; records the unweighted losses of the last evaluation."""
+        solver.zero_grad(set_to_none=True)
         c_loss, s_loss = measure(network, image, targets)
-        (content_weight * c_loss + weight * s_loss).backward()
-        optimizer.step()
+        loss = content_weight * c_loss + weight * s_loss
+        loss.backward()
+        last[:] = [c_loss.item(), s_loss.item()]
+        return loss
+
+    last = [0.0, 0.0]
+    start_time = time.perf_counter()
+    for _ in tqdm(range(steps), desc="style transfer", disable=not progress):
+        solver.step(total_loss)
         with torch.no_grad():
             image.clamp_(-1.0, 1.0)
-        result.content_loss.append(c_loss.item())
-        result.style_loss.append(s_loss.item())
-    result.seconds = time.perf_counter() - start
+        result.content_loss.append(last[0])
+        result.style_loss.append(last[1])
+    result.seconds = time.perf_counter() - start_time
     result.image = image.detach()
     return result
-
-
-def losses_of(image: torch.Tensor, content: torch.Tensor, style: torch.Tensor,
-              network: FeatureNetwork) -> dict[str, float]:
-    """The unweighted content and style losses of a finished image, for comparing methods."""
-    device = model_device(network)
-    targets = style_targets(network, content.to(device), style.to(device))
-    with torch.no_grad():
-        c_loss, s_loss = measure(network, image.to(device), targets)
-    return {"content_loss": c_loss.item(), "style_loss": s_loss.item()}
-
-
-def structure_similarity(image: torch.Tensor, reference: torch.Tensor, blur: int = 4) -> float:
-    """Correlation of blurred grayscale versions: near 1 when the layout (the content) is kept."""
-    def layout(x: torch.Tensor) -> torch.Tensor:
-        return F.avg_pool2d(x.float().cpu().mean(dim=1, keepdim=True), blur).flatten()
-
-    a, b = layout(image), layout(reference)
-    return float(np.corrcoef(a.numpy(), b.numpy())[0, 1])

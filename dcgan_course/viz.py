@@ -10,10 +10,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 from torchvision.utils import make_grid
 
-SAMPLE_IMAGES = ("china", "flower", "grace_hopper", "waves")
+SAMPLE_IMAGES = ("china", "flower", "grace_hopper", "waves", "strokes")
 
 
 def to_display(images: torch.Tensor) -> torch.Tensor:
@@ -62,12 +63,34 @@ def waves(size: int) -> torch.Tensor:
     return (0.9 * torch.stack(channels)).unsqueeze(0)
 
 
+def strokes(size: int, seed: int = 0) -> torch.Tensor:
+    """A generated painting of short thick brush strokes along swirling lines, in a night-sky palette."""
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(seed)
+    canvas = 2 * size  # drawn at twice the size, then resized: smooth stroke edges
+    image = Image.new("RGB", (canvas, canvas), (20, 40, 90))
+    draw = ImageDraw.Draw(image)
+    palette = np.array([(18, 44, 110), (40, 80, 160), (70, 120, 190), (230, 200, 60), (250, 230, 120),
+                        (30, 60, 40), (200, 120, 40), (240, 240, 220)])
+    for _ in range(canvas * canvas // 30):
+        x, y = rng.uniform(0, canvas, 2)
+        angle = 2 * np.sin(6 * x / canvas) + 2 * np.cos(5 * y / canvas)  # the flow the strokes follow
+        length = rng.uniform(canvas / 40, canvas / 15)
+        colour = np.clip(palette[rng.integers(len(palette))] + rng.normal(0, 15, 3), 0, 255).astype(int)
+        draw.line([(x, y), (x + length * np.cos(angle), y + length * np.sin(angle))],
+                  fill=tuple(int(c) for c in colour), width=max(2, canvas // 80))
+    return pil_to_tensor(image, size)
+
+
 def sample_image(name: str, size: int = 256) -> torch.Tensor:
     """An image that ships with a dependency (scikit-learn, matplotlib) or is generated, in [-1, 1]."""
     from PIL import Image
 
     if name == "waves":
         return waves(size)
+    if name == "strokes":
+        return strokes(size)
     if name in ("china", "flower"):
         from sklearn.datasets import load_sample_image
 

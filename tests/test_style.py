@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from dcgan_course import style, style_feedforward, viz
+from dcgan_course import style, style_evaluation, style_feedforward, viz
 from dcgan_course.models import build_gan
 
 
@@ -61,12 +61,61 @@ def test_discriminator_network_reads_every_block_of_a_grayscale_discriminator_on
     assert [f.shape[-1] for f in styles] == [32, 16, 8]
 
 
-def test_gatys_cuts_the_style_loss_tenfold_and_keeps_the_content_recognisable():
+def test_gatys_with_adam_from_the_photo_cuts_its_own_style_loss_tenfold_and_keeps_the_edges():
     content, painting = viz.sample_image("grace_hopper", 64), viz.sample_image("waves", 64)
-    result = style.stylize(content, painting, style.RandomFeatureNetwork(), steps=30, progress=False)
+    result = style.stylize(content, painting, style.RandomFeatureNetwork(), steps=30, optimizer="adam",
+                           start="content", progress=False)
     assert result.style_loss[-1] <= result.style_loss[0] / 10
-    kept = style.structure_similarity(result.image, content)
-    assert kept > 0.5 and kept > style.structure_similarity(result.image, painting)
+    kept = style_evaluation.edge_similarity(result.image, content)
+    assert kept > 0.5 and kept > style_evaluation.edge_similarity(result.image, painting)
+
+
+def test_the_new_recipe_moves_the_style_in_networks_it_never_used_and_keeps_the_content_floor():
+    content, painting = viz.sample_image("china", 48), viz.sample_image("strokes", 48)
+    result = style_evaluation.run_recipe("after", content, painting, steps=15)
+    scores = style_evaluation.judge(result.image, content, painting)
+    assert all(scores[name] < 0.5 for name in style_evaluation.judge_networks()), scores
+    assert scores["edge similarity"] > 0.4 > style_evaluation.edge_similarity(result.image, painting)
+
+
+def test_match_colours_gives_the_reference_palette():
+    rng = torch.Generator().manual_seed(0)
+    image = 0.2 * torch.randn(1, 3, 16, 16, generator=rng)
+    mixing = torch.tensor([[1.0, 0.5, 0.0], [0.0, 1.0, 0.0], [0.2, 0.0, 0.5]])
+    pixels = mixing @ (0.1 * torch.randn(3, 256, generator=rng)) + torch.tensor([[0.3], [-0.2], [0.1]])
+    reference = pixels.reshape(1, 3, 16, 16)
+    matched = style.match_colours(image, reference)
+    assert torch.allclose(matched.mean(dim=(2, 3)), reference.mean(dim=(2, 3)), atol=1e-4)
+    assert torch.allclose(torch.cov(matched[0].flatten(1)), torch.cov(reference[0].flatten(1)), atol=1e-4)
+
+
+def test_the_palette_layer_is_the_weighted_image_ahead_of_the_filter_scales():
+    images = viz.sample_image("flower", 32)
+    _, plain = style.RandomFeatureNetwork(width=8)(images)
+    _, with_palette = style.RandomFeatureNetwork(width=8, colour_weight=0.5)(images)
+    assert len(with_palette) == len(plain) + 1
+    assert torch.allclose(with_palette[0], 0.5 * images)
+
+
+def test_stylize_rejects_an_unknown_optimizer_or_start():
+    image = viz.sample_image("waves", 16)
+    with pytest.raises(ValueError, match="optimizer must be"):
+        style.stylize(image, image, style.RandomFeatureNetwork(width=4), steps=1, optimizer="sgd")
+    with pytest.raises(ValueError, match="start one of"):
+        style.stylize(image, image, style.RandomFeatureNetwork(width=4), steps=1, start="photo")
+
+
+def test_edge_similarity_is_one_for_the_photo_and_low_for_another_image():
+    content = viz.sample_image("grace_hopper", 64)
+    assert style_evaluation.edge_similarity(content, content) == pytest.approx(1.0)
+    assert style_evaluation.edge_similarity(viz.sample_image("waves", 64), content) < 0.3
+
+
+def test_style_distance_is_zero_for_the_style_itself_in_every_judge():
+    painting = viz.sample_image("strokes", 32)
+    for network in style_evaluation.judge_networks().values():
+        assert style_evaluation.style_distance(painting, painting, network) == 0.0
+        assert style_evaluation.style_distance(viz.sample_image("china", 32), painting, network) > 0.0
 
 
 def test_feed_forward_training_lowers_the_style_loss():
