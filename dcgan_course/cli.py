@@ -43,11 +43,9 @@ def run_train(args: argparse.Namespace) -> int:
     """Train a DCGAN, writing checkpoint, sample grids and history to --out; print the FCD score."""
     import json
 
-    from dcgan_course import data, distributed, improve, metrics, settings, train, viz
+    from dcgan_course import data, distributed, metrics, models, settings, train, viz
 
     out = Path(args.out)
-    if not (existing := next(path for path in (out, *out.parents) if path.exists())).is_dir():
-        raise CommandError(f"--out {out}: {existing} is a file; --out names a folder (checkpoint.pt, ...).")
     checkpoint = out / "checkpoint.pt"
     if checkpoint.exists() and not args.resume:
         raise CommandError(f"{checkpoint} exists; pass --resume to continue it or choose another --out.")
@@ -60,7 +58,7 @@ def run_train(args: argparse.Namespace) -> int:
         processes = f" | processes: {world.size}" if world.size > 1 else ""
         print(f"{data.describe(dataset)}\ndevice: {device} | precision: {settings.precision_name(device)}"
               + processes)
-    generator, discriminator = improve.recipe_gan(args.recipe, args.image_size, dataset.channels)
+    generator, discriminator = models.build_gan(args.image_size, dataset.channels)
     history = train.train_gan(generator, discriminator, dataset, args.epochs, args.batch_size,
                               seed=args.seed, checkpoint_path=checkpoint, resume=args.resume,
                               device=device, progress=world.is_main)
@@ -71,8 +69,8 @@ def run_train(args: argparse.Namespace) -> int:
     for epoch, samples in enumerate(history.epoch_samples, start=1):
         viz.save_image(samples, out / "samples" / f"epoch_{epoch:03d}.png")
     (out / "history.json").write_text(json.dumps(
-        {"dataset": args.dataset, "recipe": args.recipe, "epochs": history.epochs_done,
-         "seconds": history.seconds, **history.curves()}))
+        {"dataset": args.dataset, "epochs": history.epochs_done, "seconds": history.seconds,
+         **history.curves()}))
     print(f"wrote {checkpoint}, {out / 'history.json'} and {len(history.epoch_samples)} sample grids")
     if not args.no_score:
         scorer = metrics.SampleQualityScorer(dataset.to("cpu"), seed=args.seed)
@@ -92,8 +90,6 @@ def add_train_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--epochs", type=positive_int, default=20)
     parser.add_argument("--batch-size", type=positive_int, default=64)
     parser.add_argument("--limit", type=positive_int, default=None, help="use only N training images")
-    parser.add_argument("--recipe", default="plain", help="D's recipe (notebook 07): plain, translate "
-                        "(random shifts, DiffAugment-style), dropout or spectral-norm (default: plain)")
     parser.add_argument("--out", required=True, help="folder for checkpoint.pt, samples/, history.json")
     parser.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
     parser.add_argument("--seed", type=int, default=0)
@@ -212,8 +208,8 @@ def add_set_repo_command(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_stylize(args: argparse.Namespace) -> int:
-    """Optimise an image in the style of --style keeping the content of --content; print the losses."""
-    from dcgan_course import settings, style, viz
+    """Optimise an image in the style of --style keeping the content of --content; judge the result."""
+    from dcgan_course import settings, style, style_evaluation, viz
 
     if args.steps < 1 or args.size < 16:
         raise CommandError(f"--steps must be >= 1 and --size >= 16, got {args.steps} and {args.size}")
@@ -224,7 +220,10 @@ def run_stylize(args: argparse.Namespace) -> int:
     path = viz.save_image(result.image, args.out)
     print(f"wrote {path} ({args.size}px, {args.steps} steps, {network.name}, {result.seconds:.1f}s)")
     print(f"final content loss {result.content_loss[-1]:.4g}, style loss {result.style_loss[-1]:.4g} "
-          f"(style loss of the content image: {result.style_loss[0]:.4g})")
+          "(in the network it optimised against: not a verdict)")
+    scores = style_evaluation.judge(result.image, content, style_image)
+    print("judged in networks the optimisation did not use (style distance / the photo's; 1 = unchanged): "
+          + ", ".join(f"{name} {value:.3g}" for name, value in scores.items()))
     return 0
 
 
@@ -234,7 +233,7 @@ def add_stylize_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--content", type=Path, required=True, help="the image whose layout is kept")
     parser.add_argument("--style", type=Path, required=True, help="the image whose textures are copied")
     parser.add_argument("--out", type=Path, required=True, help="where to write the result (PNG/JPEG)")
-    parser.add_argument("--steps", type=int, default=200, help="optimisation steps (default: 200)")
+    parser.add_argument("--steps", type=int, default=100, help="L-BFGS iterations (default: 100)")
     parser.add_argument("--size", type=int, default=128, help="square image size in pixels (default: 128)")
     parser.add_argument("--network", default="auto", choices=("auto", "random", "vgg19"),
                         help="feature network; auto = VGG-19 if its weights are at hand, else random")
@@ -305,7 +304,8 @@ def run_probe(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(probe.results_json(args.dataset, results)))
     else:
-        print(probe.results_report(args.dataset, results))
+        print(f"Linear probe on {args.dataset} (test accuracy %, mean ± std over {args.draws} label draws)\n")
+        print(probe.results_table(results))
     return 0
 
 
@@ -317,8 +317,7 @@ def add_probe_command(subparsers: argparse._SubParsersAction) -> None:
                     "discriminator, the checkpoint's discriminator, and generator-side features when an "
                     "encoder is available.")
     parser.add_argument("--checkpoint", required=True,
-                        help="checkpoint.pt written by `dcgan-course train`, or a netD_epoch_N.pth saved "
-                             "by pytorch/examples' dcgan (64 px; baselines and D only)")
+                        help="checkpoint.pt written by `dcgan-course train`")
     parser.add_argument("--dataset", default="digits", help="digits, mnist, fashion-mnist, cifar10, svhn "
                                                             "or folder:PATH (default: digits)")
     parser.add_argument("--labels-per-class", default="10,100",

@@ -40,13 +40,12 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "viz": {"settings", "models", "latent"},
     "features": {"data", "models"},
     "stats": set(),  # means, confidence intervals and paired differences: plain numbers in, numbers out
-    "saved_discriminators": {"models", "checkpoint"},  # any recipe's checkpoint, pytorch-examples netD
-    "probe": {"data", "models", "features", "stats", "saved_discriminators"},
-    "evaluation": {"data", "models", "features", "stats"},  # choose on validation, test once, over seeds
+    "probe": {"data", "models", "features", "checkpoint", "stats"},
     "improve": FOUNDATION | {"train"},
     "translation": FOUNDATION | {"paired_data", "precision", "train", "metrics"},
     "style": {"models", "colab"},
     "style_feedforward": {"settings", "models", "style"},
+    "style_evaluation": {"style"},  # judges a transfer in networks the optimisation never used
     "authoring": {"colab"},
     "check_cells": set(),
     "grading_plugin": set(),
@@ -66,7 +65,8 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "checks.translation": {"checks", "train", "translation"},
     "checks.style": {"checks", "style"},
     "cli": {"authoring", "colab", "data", "distributed", "grading", "grading_reports", "metrics", "models",
-            "improve", "paired_data", "probe", "release", "settings", "style", "train", "translation", "viz"},
+            "paired_data", "probe", "release", "settings", "style", "style_evaluation", "train", "translation",
+            "viz"},
 }
 
 
