@@ -43,9 +43,11 @@ def run_train(args: argparse.Namespace) -> int:
     """Train a DCGAN, writing checkpoint, sample grids and history to --out; print the FCD score."""
     import json
 
-    from dcgan_course import data, distributed, metrics, models, settings, train, viz
+    from dcgan_course import data, distributed, improve, metrics, settings, train, viz
 
     out = Path(args.out)
+    if not (existing := next(path for path in (out, *out.parents) if path.exists())).is_dir():
+        raise CommandError(f"--out {out}: {existing} is a file; --out names a folder (checkpoint.pt, ...).")
     checkpoint = out / "checkpoint.pt"
     if checkpoint.exists() and not args.resume:
         raise CommandError(f"{checkpoint} exists; pass --resume to continue it or choose another --out.")
@@ -58,7 +60,7 @@ def run_train(args: argparse.Namespace) -> int:
         processes = f" | processes: {world.size}" if world.size > 1 else ""
         print(f"{data.describe(dataset)}\ndevice: {device} | precision: {settings.precision_name(device)}"
               + processes)
-    generator, discriminator = models.build_gan(args.image_size, dataset.channels)
+    generator, discriminator = improve.recipe_gan(args.recipe, args.image_size, dataset.channels)
     history = train.train_gan(generator, discriminator, dataset, args.epochs, args.batch_size,
                               seed=args.seed, checkpoint_path=checkpoint, resume=args.resume,
                               device=device, progress=world.is_main)
@@ -69,8 +71,8 @@ def run_train(args: argparse.Namespace) -> int:
     for epoch, samples in enumerate(history.epoch_samples, start=1):
         viz.save_image(samples, out / "samples" / f"epoch_{epoch:03d}.png")
     (out / "history.json").write_text(json.dumps(
-        {"dataset": args.dataset, "epochs": history.epochs_done, "seconds": history.seconds,
-         **history.curves()}))
+        {"dataset": args.dataset, "recipe": args.recipe, "epochs": history.epochs_done,
+         "seconds": history.seconds, **history.curves()}))
     print(f"wrote {checkpoint}, {out / 'history.json'} and {len(history.epoch_samples)} sample grids")
     if not args.no_score:
         scorer = metrics.SampleQualityScorer(dataset.to("cpu"), seed=args.seed)
@@ -90,6 +92,8 @@ def add_train_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--epochs", type=positive_int, default=20)
     parser.add_argument("--batch-size", type=positive_int, default=64)
     parser.add_argument("--limit", type=positive_int, default=None, help="use only N training images")
+    parser.add_argument("--recipe", default="plain", help="D's recipe (notebook 07): plain, translate "
+                        "(random shifts, DiffAugment-style), dropout or spectral-norm (default: plain)")
     parser.add_argument("--out", required=True, help="folder for checkpoint.pt, samples/, history.json")
     parser.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
     parser.add_argument("--seed", type=int, default=0)
@@ -304,8 +308,7 @@ def run_probe(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(probe.results_json(args.dataset, results)))
     else:
-        print(f"Linear probe on {args.dataset} (test accuracy %, mean ± std over {args.draws} label draws)\n")
-        print(probe.results_table(results))
+        print(probe.results_report(args.dataset, results))
     return 0
 
 
@@ -317,7 +320,8 @@ def add_probe_command(subparsers: argparse._SubParsersAction) -> None:
                     "discriminator, the checkpoint's discriminator, and generator-side features when an "
                     "encoder is available.")
     parser.add_argument("--checkpoint", required=True,
-                        help="checkpoint.pt written by `dcgan-course train`")
+                        help="checkpoint.pt written by `dcgan-course train`, or a netD_epoch_N.pth saved "
+                             "by pytorch/examples' dcgan (64 px; baselines and D only)")
     parser.add_argument("--dataset", default="digits", help="digits, mnist, fashion-mnist, cifar10, svhn "
                                                             "or folder:PATH (default: digits)")
     parser.add_argument("--labels-per-class", default="10,100",

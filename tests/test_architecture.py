@@ -40,7 +40,9 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "viz": {"settings", "models", "latent"},
     "features": {"data", "models"},
     "stats": set(),  # means, confidence intervals and paired differences: plain numbers in, numbers out
-    "probe": {"data", "models", "features", "checkpoint", "stats"},
+    "saved_discriminators": {"models", "checkpoint"},  # any recipe's checkpoint, pytorch-examples netD
+    "probe": {"data", "models", "features", "stats", "saved_discriminators"},
+    "evaluation": {"data", "models", "features", "stats"},  # choose on validation, test once, over seeds
     "improve": FOUNDATION | {"train"},
     "translation": FOUNDATION | {"paired_data", "precision", "train", "metrics"},
     "style": {"models", "colab"},
@@ -65,8 +67,8 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "checks.translation": {"checks", "train", "translation"},
     "checks.style": {"checks", "style"},
     "cli": {"authoring", "colab", "data", "distributed", "grading", "grading_reports", "metrics", "models",
-            "paired_data", "probe", "release", "settings", "style", "style_evaluation", "train", "translation",
-            "viz"},
+            "improve", "paired_data", "probe", "release", "settings", "style", "style_evaluation", "train",
+            "translation", "viz"},
 }
 
 
