@@ -59,6 +59,8 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "release": {"authoring"},  # the student edition: lectures, fresh exercises, the package
     "checks": set(),
     "losses": set(),
+    "toy": {"losses"},  # the 1-D and ring toys of the theory notebook
+    "diagnostics": {"data", "latent", "metrics", "models", "train"},  # the ablation and memorisation runs
     "checks.networks": {"checks"},
     "checks.discriminator": {"checks", "checks.networks"},  # reuses the layer tracing of the generator checks
     "checks.training": {"checks", "losses", "models"},

@@ -1,0 +1,145 @@
+"""Why the DCGAN guidelines matter, and whether D memorises: two measurements on real training runs.
+
+- The **ablation** trains the same GAN with one guideline broken at a time (no BatchNorm, ReLU
+  in D, Adam's beta1 = 0.9, a 10x learning rate) and scores each run with the Fréchet
+  classifier distance (``metrics``), over several seeds.
+- The **memorisation** measurement follows one run epoch by epoch: D's mean probability on its
+  training images vs on held-out images (a gap means D has learned *those* images, not the
+  distribution), and the pixel distance of G's samples to their nearest training image next to
+  that of held-out images (samples much closer than held-out images would be copies).
+``benchmarks/diagnostics.py`` runs both at full scale and commits the results; notebook 10
+shows them, and notebook 07 cites the memorisation figures.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from . import latent, metrics, models, train
+from .data import ImageData
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One training recipe: the DCGAN guidelines, or one of them broken."""
+
+    batch_norm: bool = True
+    d_activation: str = "leaky_relu"  # or "relu"
+    beta1: float = 0.5
+    lr: float = train.LEARNING_RATE
+
+
+ABLATIONS: dict[str, Recipe] = {
+    "DCGAN": Recipe(),
+    "no BatchNorm": Recipe(batch_norm=False),
+    "ReLU in D": Recipe(d_activation="relu"),
+    "beta1 = 0.9": Recipe(beta1=0.9),
+    "lr x10 (2e-3)": Recipe(lr=10 * train.LEARNING_RATE),
+}
+
+
+def replace_layers(model: nn.Module, kind: type, make: Callable[[], nn.Module]) -> None:
+    """Swap every sub-module of type ``kind`` for ``make()``, in place."""
+    for name, child in model.named_children():
+        if isinstance(child, kind):
+            setattr(model, name, make())
+        else:
+            replace_layers(child, kind, make)
+
+
+def build_recipe_gan(recipe: Recipe, image_size: int, channels: int, base_width: int,
+                     seed: int) -> tuple[models.Generator, models.Discriminator]:
+    """The course's initialised GAN pair, with the recipe's architecture changes applied."""
+    torch.manual_seed(seed)
+    generator, discriminator = models.build_gan(image_size, channels, base_width=base_width)
+    if not recipe.batch_norm:
+        for model in (generator, discriminator):
+            replace_layers(model, nn.BatchNorm2d, nn.Identity)
+    if recipe.d_activation == "relu":
+        replace_layers(discriminator, nn.LeakyReLU, nn.ReLU)
+    elif recipe.d_activation != "leaky_relu":
+        raise ValueError(f"d_activation must be 'leaky_relu' or 'relu', got {recipe.d_activation!r}.")
+    return generator, discriminator
+
+
+def train_recipe(generator: nn.Module, discriminator: nn.Module, data: ImageData, recipe: Recipe,
+                 epochs: int, batch_size: int, seed: int,
+                 after_epoch: Callable[[int], None] | None = None) -> float:
+    """Train with the recipe's optimiser settings (CPU or the models' device); returns seconds taken."""
+    if batch_size > len(data):
+        raise ValueError(f"batch_size {batch_size} is larger than the dataset ({len(data)} images).")
+    device = models.model_device(generator)
+    data = data.to(device)
+    opt_g, opt_d = train.make_optimizers(generator, discriminator, recipe.lr, (recipe.beta1, 0.999))
+    rng = torch.Generator().manual_seed(seed)
+    start = time.perf_counter()
+    for epoch in range(epochs):
+        generator.train()
+        discriminator.train()
+        for real_images, _ in data.batches(batch_size, rng=rng):
+            noise = torch.randn(batch_size, generator.latent_dim, generator=rng).to(device)
+            train.training_step(generator, discriminator, opt_g, opt_d, real_images, noise)
+        if after_epoch is not None:
+            after_epoch(epoch + 1)
+    return time.perf_counter() - start
+
+
+def run_ablation(data: ImageData, scorer: metrics.SampleQualityScorer, epochs: int, seeds: list[int],
+                 base_width: int, batch_size: int = 64,
+                 recipes: dict[str, Recipe] | None = None) -> tuple[list[dict], dict[str, torch.Tensor]]:
+    """Train every recipe for every seed: one result row per run, and the first seed's samples per recipe."""
+    rows, samples = [], {}
+    for name, recipe in (recipes or ABLATIONS).items():
+        for seed in seeds:
+            generator, discriminator = build_recipe_gan(recipe, data.image_size, data.channels, base_width,
+                                                        seed)
+            seconds = train_recipe(generator, discriminator, data, recipe, epochs, batch_size, seed)
+            rows.append({"recipe": name, **asdict(recipe), "seed": seed, "epochs": epochs,
+                         "fcd": scorer.score(generator), "seconds": round(seconds, 1)})
+            samples.setdefault(name, models.generate(generator, latent.sample_latents(
+                32, generator.latent_dim, seed=0, device=models.model_device(generator))).cpu())
+    return rows, samples
+
+
+def mean_probability(discriminator: nn.Module, images: torch.Tensor) -> float:
+    """D's mean sigmoid output on ``images``, in eval mode (BatchNorm's running statistics)."""
+    with models.evaluation_mode(discriminator), torch.no_grad():
+        return torch.sigmoid(discriminator(images)).mean().item()
+
+
+def memorisation_curve(train_data: ImageData, held_out: ImageData, epochs: int, base_width: int,
+                       batch_size: int = 64, sample_count: int = 256, seed: int = 0) -> list[dict]:
+    """Train one DCGAN; after every epoch measure D(train) vs D(held-out) and nearest-neighbour distances.
+
+    ``held_out`` must not overlap ``train_data`` (e.g. the test split); both are compared with an
+    equal number of images. Returns one dict per epoch.
+    """
+    count = min(len(held_out), len(train_data), sample_count)
+    seen, unseen = train_data.images[:count], held_out.images[:count]
+    _, held_out_distance = latent.nearest_neighbours(unseen, train_data)
+    generator, discriminator = build_recipe_gan(Recipe(), train_data.image_size, train_data.channels,
+                                                base_width, seed)
+    records: list[dict] = []
+
+    def measure(epoch: int) -> None:
+        device = models.model_device(discriminator)
+        noise = latent.sample_latents(count, generator.latent_dim, seed=seed + 1, device=device)
+        _, sample_distance = latent.nearest_neighbours(models.generate(generator, noise), train_data)
+        records.append({
+            "epoch": epoch,
+            "d_train": mean_probability(discriminator, seen.to(device)),
+            "d_held_out": mean_probability(discriminator, unseen.to(device)),
+            "nn_sample_to_train": sample_distance.median().item(),
+            "nn_held_out_to_train": held_out_distance.median().item(),
+            "share_of_samples_closer_than_any_held_out": (sample_distance < held_out_distance.min()).float()
+            .mean().item(),
+        })
+
+    train_recipe(generator, discriminator, train_data, Recipe(), epochs, batch_size, seed,
+                 after_epoch=measure)
+    return records
