@@ -77,7 +77,7 @@ class ImageData:
         return self.images.device
 
     def to(self, device: torch.device | str) -> ImageData:
-        """The same data on another device (a no-op copy-free view when already there)."""
+        """The same data on another device (no copy when already there)."""
         return ImageData(self.images.to(device), self.labels.to(device), self.classes, self.name)
 
     def subset(self, index: torch.Tensor | slice) -> ImageData:
@@ -276,6 +276,18 @@ def load_dataset(
         images = convert_channels(images, channels)
     images = resize(images, image_size).contiguous()
     return ImageData(images, labels, classes, name).to(device)
+
+
+def course_dataset(preferred: str = "mnist") -> str:
+    """The lectures' dataset: digits in fast mode; in full mode ``preferred`` when available, else digits."""
+    if settings.is_fast():
+        return "digits"
+    try:
+        load_dataset(preferred, limit=1)  # downloads once into the data root
+    except (OSError, ValueError) as error:
+        print(f"{preferred} is not available, so this notebook uses the embedded 'digits' instead: {error}")
+        return "digits"
+    return preferred
 
 
 def describe(data: ImageData) -> str:

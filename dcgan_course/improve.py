@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from . import settings
 from .data import ImageData
-from .models import Discriminator, Generator, evaluation_mode, model_device
+from .models import Discriminator, Generator, evaluation_mode, init_weights, model_device
 from .train import gan_loss, generator_step, make_optimizers
 
 CLASS_LOSS_WEIGHT = 1.0
@@ -185,6 +185,30 @@ class AugmentedDiscriminator(Discriminator):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Translate the batch (training only), then the usual real/fake logits."""
         return super().forward(random_translate(x, self.max_shift) if self.training else x)
+
+
+RECIPES = {
+    "plain": "the paper's DCGAN discriminator",
+    "translate": "D sees every image (real and fake) shifted by up to 4 pixels (DiffAugment-style)",
+    "dropout": "Dropout2d(0.3) after every D block",
+    "spectral-norm": "spectral normalisation of every D convolution (Miyato et al. 2018)",
+}
+
+
+def recipe_gan(recipe: str, image_size: int = 32, channels: int = 1,
+               base_width: int = 64) -> tuple[Generator, Discriminator]:
+    """A fresh generator and the named recipe's discriminator (``RECIPES``), initialised as in the paper."""
+    if recipe not in RECIPES:
+        raise ValueError(f"Unknown recipe '{recipe}'. Choose one of: {', '.join(RECIPES)}.")
+    generator = Generator(100, image_size, channels, base_width)
+    if recipe == "translate":
+        discriminator = AugmentedDiscriminator(image_size, channels, base_width)
+    else:
+        discriminator = Discriminator(image_size, channels, base_width, dropout=0.3 * (recipe == "dropout"),
+                                      spectral_norm=recipe == "spectral-norm")
+    generator.apply(init_weights)
+    discriminator.apply(init_weights)
+    return generator, discriminator
 
 
 class FineTunedClassifier(nn.Module):

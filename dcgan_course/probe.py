@@ -2,7 +2,10 @@
 
 Same data, same label draws, same classifier for every representation, so the only thing that
 differs between rows of the table is the features. With few labels the accuracy depends on which
-examples were labelled, so every budget is repeated over several random draws (mean ± std).
+examples were labelled, so every budget is repeated over several random draws: tables show the
+mean ± 95 % confidence interval over draws, and the paired gap between the trained and the
+random-init discriminator on the same draws. ``probe_checkpoint`` also reads a discriminator saved
+by the PyTorch DCGAN example (``netD_epoch_N.pth``, see ``saved_discriminators``).
 """
 
 from __future__ import annotations
@@ -21,9 +24,9 @@ from sklearn.svm import LinearSVC
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import features, models
-from .checkpoint import load_checkpoint, models_from_checkpoint
+from . import features, models, stats
 from .data import ImageData, load_dataset
+from .saved_discriminators import load_probe_models
 
 CLASSIFIERS = ("ridge", "svm", "logistic")
 FeatureSets = dict[str, tuple[torch.Tensor, torch.Tensor]]
@@ -47,7 +50,13 @@ class ProbeResult:
 
     @property
     def std(self) -> float:
-        return float(np.std(self.accuracies))
+        """The sample standard deviation over draws (ddof=1; 0 for a single draw)."""
+        return float(np.std(self.accuracies, ddof=1)) if len(self.accuracies) > 1 else 0.0
+
+    @property
+    def ci(self) -> stats.Estimate:
+        """The mean with its 95 % confidence interval over the label draws."""
+        return stats.mean_ci(self.accuracies)
 
     def as_dict(self) -> dict:
         """The JSON record of the ``probe`` command (``labels_per_class`` is null for all labels)."""
@@ -56,6 +65,7 @@ class ProbeResult:
             "labels_per_class": self.labels_per_class,
             "accuracy_mean": round(self.mean, 4),
             "accuracy_std": round(self.std, 4),
+            "accuracy_ci95": round(self.ci.half_width, 4) if len(self.accuracies) > 1 else None,
             "feature_dim": self.feature_dim,
             "draws": len(self.accuracies),
         }
@@ -163,10 +173,11 @@ def budget_name(labels_per_class: int | None) -> str:
 
 
 def results_table(results: Sequence[ProbeResult]) -> str:
-    """A Markdown table: one row per method, one column per budget, cells "mean ± std" in percent."""
+    """A Markdown table: one row per method, one column per budget, cells "mean ± 95 % CI" in percent."""
     methods = list(dict.fromkeys(r.method for r in results))
     budgets = list(dict.fromkeys(r.labels_per_class for r in results))
-    cell = {(r.method, r.labels_per_class): f"{100 * r.mean:.1f} ± {100 * r.std:.1f}" for r in results}
+    cell = {(r.method, r.labels_per_class): r.ci.format() if len(r.accuracies) > 1 else f"{100 * r.mean:.1f}"
+            for r in results}
     dims = {r.method: r.feature_dim for r in results}
     lines = ["| method | features | " + " | ".join(budget_name(b) for b in budgets) + " |",
              "|---|---:|" + "---:|" * len(budgets)]
@@ -177,9 +188,30 @@ def results_table(results: Sequence[ProbeResult]) -> str:
     return "\n".join(lines)
 
 
+def paired_gaps(results: Sequence[ProbeResult], method: str = "dcgan_discriminator",
+                control: str = "random_init_discriminator") -> dict[int | None, stats.Estimate]:
+    """Per budget with 2+ draws: accuracy(method) - accuracy(control) draw by draw, mean ± 95 % CI."""
+    by_key = {(r.method, r.labels_per_class): r.accuracies for r in results}
+    budgets = [b for b in dict.fromkeys(r.labels_per_class for r in results)
+               if (method, b) in by_key and (control, b) in by_key and len(by_key[(method, b)]) > 1]
+    return {b: stats.paired_difference(by_key[(method, b)], by_key[(control, b)]) for b in budgets}
+
+
+def results_report(dataset: str, results: Sequence[ProbeResult]) -> str:
+    """The ``probe`` command's text: a heading, the table, and the paired gap of D over random-init D."""
+    draws = max(len(r.accuracies) for r in results)
+    gaps = [f"paired gap, dcgan_discriminator - random_init_discriminator, {budget_name(budget)}: "
+            f"{gap.format(signed=True)} points (95% CI over the same {gap.count} draws)"
+            for budget, gap in paired_gaps(results).items()]
+    heading = f"Linear probe on {dataset} (test accuracy %, mean ± 95% CI over {draws} label draws)"
+    return "\n".join([heading, "", results_table(results), "", *gaps])
+
+
 def results_json(dataset: str, results: Sequence[ProbeResult]) -> dict:
-    """The ``probe`` command's JSON object: the dataset name and one record per (method, budget)."""
-    return {"dataset": dataset, "results": [r.as_dict() for r in results]}
+    """The ``probe`` command's JSON object: the dataset, one record per (method, budget), the paired gaps."""
+    gaps = [{"labels_per_class": budget, "gap_mean": round(gap.mean, 4), "gap_ci95": round(gap.half_width, 4)}
+            for budget, gap in paired_gaps(results).items()]
+    return {"dataset": dataset, "results": [r.as_dict() for r in results], "paired_gap": gaps}
 
 
 def baseline_features(train: ImageData, test: ImageData, discriminator: models.Discriminator,
@@ -196,13 +228,13 @@ def baseline_features(train: ImageData, test: ImageData, discriminator: models.D
     }
 
 
-def gan_features(train: ImageData, test: ImageData, generator: models.Generator,
+def gan_features(train: ImageData, test: ImageData, generator: models.Generator | None,
                  discriminator: models.Discriminator, encoder: nn.Module | None = None) -> FeatureSets:
     """The trained GAN's features: its discriminator's, and (given an encoder that inverts G) G's."""
     device = models.model_device(discriminator)
     sets = {"dcgan_discriminator": (features.discriminator_features(discriminator, train.images.to(device)),
                                     features.discriminator_features(discriminator, test.images.to(device)))}
-    if encoder is not None:
+    if encoder is not None and generator is not None:
         codes = [features.encode(encoder, split.images) for split in (train, test)]
         sets["generator_features"] = (features.generator_features(generator, codes[0]),
                                       features.generator_features(generator, codes[1]))
@@ -222,15 +254,17 @@ def probe_checkpoint(
     """The comparison table for a trained GAN's checkpoint: baselines, D features and G features.
 
     G features need an encoder: the checkpoint's own (key ``encoder``), or one trained for
-    ``encoder_steps`` steps by latent regression on G's samples (no images, no labels).
+    ``encoder_steps`` steps by latent regression on G's samples (no images, no labels). A
+    ``netD_epoch_N.pth`` of the PyTorch DCGAN example has no generator: baselines and D only.
     """
-    state = load_checkpoint(checkpoint)
-    generator, discriminator = models_from_checkpoint(state)
-    config = state["config"]
-    train, test = (load_dataset(dataset, split, config["image_size"], config["channels"], limit)
+    state, generator, discriminator = load_probe_models(checkpoint)
+    config = state.get("config", {"base_width": discriminator.base_width})
+    train, test = (load_dataset(dataset, split, discriminator.image_size, discriminator.channels, limit)
                    for split in ("train", "test"))
     encoder = None
-    if "encoder" in state:
+    if generator is None:
+        pass
+    elif "encoder" in state:
         encoder = features.Encoder(generator.latent_dim, generator.image_size, generator.channels,
                                    config["base_width"])
         encoder.load_state_dict(state["encoder"])
@@ -241,3 +275,4 @@ def probe_checkpoint(
             **gan_features(train, test, generator, discriminator, encoder)}
     return compare_representations(sets, train.labels, test.labels, labels_per_class, draws, seed=seed,
                                    progress=progress)
+

@@ -38,6 +38,11 @@ class Estimate:
         sign = "+" if signed else ""
         return f"{scale * self.mean:{sign}.1f} ± {scale * self.half_width:.1f}"
 
+    @classmethod
+    def from_dict(cls, record: dict[str, float | int]) -> Estimate:
+        """Read back an ``as_dict`` record."""
+        return cls(float(record["mean"]), float(record["ci95"]), int(record["n"]))
+
     def as_dict(self) -> dict[str, float | int]:
         """The JSON record: mean, CI half-width and the number of repeats."""
         return {"mean": round(self.mean, 4), "ci95": round(self.half_width, 4), "n": self.count}

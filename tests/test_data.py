@@ -215,3 +215,27 @@ def test_offline_hint_for_fashion_mnist_names_the_debian_package(tmp_path, monke
     with pytest.raises(DatasetDownloadError, match="apt-get install dataset-fashion-mnist") as error:
         load_dataset("fashion-mnist", root=tmp_path)
     assert "\n" not in str(error.value) and isinstance(error.value, OSError)
+
+
+def test_the_course_dataset_is_digits_in_fast_mode_and_mnist_in_full_mode(tmp_path, monkeypatch):
+    from dcgan_course.data import course_dataset
+
+    assert course_dataset() == "digits"  # fast mode (the test default), even with MNIST at hand
+    write_mnist_like(tmp_path, "MNIST")
+    monkeypatch.setenv("DCGAN_COURSE_DATA", str(tmp_path))
+    monkeypatch.setenv("DCGAN_COURSE_FAST", "0")
+    assert course_dataset() == "mnist"
+
+
+def test_the_course_dataset_falls_back_to_digits_offline_and_says_so(tmp_path, monkeypatch, capsys):
+    import torchvision.datasets.mnist as mnist
+
+    from dcgan_course.data import course_dataset
+
+    def offline(*args, **kwargs):
+        raise URLError("no network")
+
+    monkeypatch.setattr(mnist, "download_and_extract_archive", offline)
+    monkeypatch.setenv("DCGAN_COURSE_FAST", "0")
+    assert course_dataset() == "digits"
+    assert "mnist is not available, so this notebook uses the embedded 'digits'" in capsys.readouterr().out

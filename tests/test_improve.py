@@ -128,3 +128,23 @@ def test_k_plus_one_training_teaches_the_class_logits():
     with torch.no_grad():
         _, classes = discriminator.real_fake_and_class_logits(data.images)
     assert (classes.argmax(1) == data.labels).float().mean() > 0.6
+
+
+def test_every_recipe_builds_a_discriminator_whose_weights_a_plain_one_can_probe():
+    import pytest
+    import torch
+
+    from dcgan_course import improve, models
+    from dcgan_course.saved_discriminators import plain_discriminator
+
+    config = {"image_size": 32, "channels": 1, "base_width": 8}
+    images = torch.randn(6, 1, 32, 32)
+    for recipe in improve.RECIPES:
+        _, discriminator = improve.recipe_gan(recipe, 32, 1, 8)
+        plain = plain_discriminator(discriminator.state_dict(), config)
+        assert type(plain) is models.Discriminator
+        with torch.no_grad():
+            assert torch.allclose(plain.eval()(images), discriminator.eval()(images), atol=1e-5), recipe
+    assert isinstance(improve.recipe_gan("translate")[1], improve.AugmentedDiscriminator)
+    with pytest.raises(ValueError, match="Unknown recipe 'mixup'. Choose one of: plain, translate"):
+        improve.recipe_gan("mixup")

@@ -78,9 +78,19 @@ def test_results_table_and_json_report_mean_and_spread():
     results = [probe.ProbeResult("raw_pixels", 10, 1024, [0.8, 0.9]),
                probe.ProbeResult("raw_pixels", None, 1024, [0.95])]
     table = probe.results_table(results)
-    assert "| raw_pixels | 1024 | 85.0 ± 5.0 | 95.0 ± 0.0 |" in table
+    # two draws: sample std 0.0707 (ddof=1), 95 % CI half-width t(0.975, 1) x 0.0707 / sqrt(2) = 0.635
+    assert "| raw_pixels | 1024 | 85.0 ± 63.5 | 95.0 |" in table
     assert "10/class" in table and "all labels" in table
     record = json.loads(json.dumps(probe.results_json("digits", results)))
-    assert record["dataset"] == "digits"
+    assert record["dataset"] == "digits" and record["paired_gap"] == []
     assert record["results"][0] == {"method": "raw_pixels", "labels_per_class": 10, "accuracy_mean": 0.85,
-                                    "accuracy_std": 0.05, "feature_dim": 1024, "draws": 2}
+                                    "accuracy_std": 0.0707, "accuracy_ci95": 0.6353, "feature_dim": 1024,
+                                    "draws": 2}
+
+
+def test_the_paired_gap_compares_the_same_draws():
+    results = [probe.ProbeResult("random_init_discriminator", 10, 8, [0.70, 0.80, 0.75]),
+               probe.ProbeResult("dcgan_discriminator", 10, 8, [0.72, 0.82, 0.77])]
+    gap = probe.paired_gaps(results)[10]
+    assert gap.mean == pytest.approx(0.02) and gap.half_width == pytest.approx(0.0, abs=1e-9)
+    assert "+2.0 ± 0.0 points (95% CI over the same 3 draws)" in probe.results_report("digits", results)
