@@ -13,6 +13,9 @@ One module per concept; the notebook that teaches each one is in the last column
 | checkpoint | atomic checkpoint files, clear errors, exact resume | 03 |
 | cuda_graph | one training step captured as a CUDA graph and replayed | 03 (README: speed) |
 | metrics | the offline Fréchet classifier distance | 03 |
+| losses | the GAN losses on D's logits: BCE (minimax, non-saturating), LSGAN, hinge | 03, 10 |
+| toy | the 1-D toy (D*, Jensen-Shannon) and the ring of 8 Gaussians (mode collapse, PacGAN) | 10 |
+| diagnostics | the DCGAN-guidelines ablation and the memorisation measurement | 10 (07 cites it) |
 | latent | interpolation (lerp, slerp), vector arithmetic, nearest neighbours | 04 |
 | features | forward hooks, the paper's 4x4 max-pool features, encoder / inversion | 05 |
 | probe | linear probes, baselines, label budgets, result tables | 06 |
