@@ -27,7 +27,7 @@ from pathlib import Path
 import nbformat
 
 from .check_cells import check_positions, restore_checks
-from .grading_kernels import KERNEL_NAME, TEMPLATE_ENV, warm_kernels
+from .grading_kernels import KERNEL_NAME, TEMPLATE_ENV, imported_modules, warm_kernels
 from .grading_plugin import REPORT_OPTION
 from .grading_runs import PREBUILT_CALL, copy_runs, prebuilt_runs
 
@@ -239,10 +239,11 @@ def run_nbval(notebook: Path, options: GradingOptions, overall_timeout: float,
     return records, output
 
 
-def kernel_environment(options: GradingOptions) -> contextlib.AbstractContextManager[dict[str, str]]:
-    """The environment nbval runs under: with a warm-kernel template while it is open, or plain."""
+def kernel_environment(options: GradingOptions,
+                       preload: Sequence[str] = ()) -> contextlib.AbstractContextManager[dict[str, str]]:
+    """The environment nbval runs under: with a warm-kernel template that imported ``preload``, or plain."""
     environment = grading_environment(options)
-    return warm_kernels(environment) if options.warm_kernels else contextlib.nullcontext(environment)
+    return warm_kernels(environment, preload) if options.warm_kernels else contextlib.nullcontext(environment)
 
 
 def grade_notebook(submission: Submission, reference: Path | None, options: GradingOptions,
@@ -313,8 +314,10 @@ def grade(submissions: Path, reference: Path, options: GradingOptions = GradingO
     references = reference_notebooks(reference)
     work = find_submissions(submissions, references)
 
-    with kernel_environment(options) as environment, contextlib.ExitStack() as stack:
-        uses_gan = any(PREBUILT_CALL in path.read_text(encoding="utf-8") for path in references.values())
+    code = [cell.source for path in references.values()
+            for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"]
+    with kernel_environment(options, imported_modules(code)) as environment, contextlib.ExitStack() as stack:
+        uses_gan = any(PREBUILT_CALL in source for source in code)
         runs = stack.enter_context(prebuilt_runs(environment)) if options.prebuilt_runs and uses_gan else None
 
         def grade_one(submission: Submission) -> NotebookGrade:

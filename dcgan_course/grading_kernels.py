@@ -1,11 +1,12 @@
 """Warm kernels for grading: import the heavy libraries once, fork one fresh kernel per notebook.
 
 Most of a graded notebook's time is its first cell importing torch, matplotlib, scikit-learn and
-the course (about 4 s of a 6 s notebook on a 2-core CPU). A *template* process does those imports
-once and then only waits; for every notebook it forks a new process that becomes that notebook's
-Jupyter kernel. Each kernel is a process of its own that no other notebook's code ever ran in: a
-fork copies the template's memory, so what one student's code changes (globals, patched modules,
-files in its scratch folder) no other kernel can see. The template itself runs no notebook code.
+the course (about 4 s of a 6 s notebook on a 2-core CPU). A *template* process makes the imports
+the reference notebooks make (and ipykernel's) once, then only waits; for every notebook it forks
+a new process that becomes that notebook's Jupyter kernel. Each kernel is a process of its own
+that no other notebook's code ever ran in: a fork copies the template's memory, so what one
+student's code changes (globals, patched modules, files in its scratch folder) no other kernel
+can see. The template itself runs no notebook code.
 
 The Jupyter side sees an ordinary kernel: its kernelspec runs ``python -m
 dcgan_course.grading_kernels CONNECTION_FILE``, a small stand-in process that asks the template
@@ -16,6 +17,7 @@ grader's backstop still work.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import importlib
 import json
@@ -29,25 +31,23 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 TEMPLATE_ENV = "DCGAN_COURSE_KERNEL_TEMPLATE"
 KERNEL_NAME = "dcgan-course-warm"
-PRELOAD = ("numpy", "torch", "torch.nn.functional", "torchvision", "matplotlib", "matplotlib.pyplot",
-           "sklearn.linear_model", "tqdm.auto", "ipykernel.kernelapp", "dcgan_course.settings",
-           "dcgan_course.data", "dcgan_course.models", "dcgan_course.train", "dcgan_course.viz",
-           "dcgan_course.checks.networks", "dcgan_course.checks.training")
+KERNEL_MODULES = ("ipykernel.kernelapp",)  # what every kernel imports; the rest comes from the notebooks
 READY = "ready"
 POLL_SECONDS = 0.1
 
 
 # -- the template: imports once, forks a kernel per request -----------------------------------------
 
-def serve(address: str) -> None:
-    """Import ``PRELOAD``, then fork one kernel per request on the Unix socket ``address``."""
-    for name in PRELOAD:
-        importlib.import_module(name)
+def serve(address: str, modules: list[str]) -> None:
+    """Import ``modules``, then fork one kernel per request on the Unix socket ``address``."""
+    for name in [*KERNEL_MODULES, *modules]:
+        with contextlib.suppress(Exception):  # a name that is not a module (from x import function)
+            importlib.import_module(name)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # finished kernels are reaped by the system
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
         listener.bind(address)
@@ -88,7 +88,8 @@ def become_kernel(request: dict, streams: list[int]) -> None:
     os.environ.update(request["env"])
     os.chdir(request["cwd"])
     random.seed()  # a fresh interpreter seeds these from the OS; a fork would share the template's
-    sys.modules["numpy"].random.seed()
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed()
     threading.Thread(target=exit_with, args=(request["stand_in"],), daemon=True).start()
     sys.argv = ["ipykernel_launcher", "-f", request["connection_file"]]
     try:
@@ -102,6 +103,23 @@ def exit_with(pid: int) -> None:
     while alive(pid):
         time.sleep(POLL_SECONDS)
     os._exit(1)
+
+
+def imported_modules(sources: Iterable[str]) -> list[str]:
+    """The modules some code imports (``from a import b`` gives ``a`` and ``a.b``), sorted."""
+    modules: set[str] = set()
+    for source in sources:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:  # IPython magics and the like: that cell preloads nothing
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                modules.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                modules.add(node.module)
+                modules.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return sorted(modules)
 
 
 def alive(pid: int) -> bool:
@@ -136,8 +154,9 @@ def stand_in(connection_file: str) -> int:
 # -- the grader's side: start the template, point Jupyter at it -------------------------------------
 
 @contextlib.contextmanager
-def warm_kernels(environment: dict[str, str], startup_timeout: float = 120.0) -> Iterator[dict[str, str]]:
-    """Run a template for the duration of a grading run; yields the environment that selects it.
+def warm_kernels(environment: dict[str, str], preload: Iterable[str] = (),
+                 startup_timeout: float = 120.0) -> Iterator[dict[str, str]]:
+    """Run a template that imported ``preload`` during a grading run; yields the environment that selects it.
 
     Under that environment the kernel named ``KERNEL_NAME`` is a fork of the template.
     """
@@ -148,8 +167,9 @@ def warm_kernels(environment: dict[str, str], startup_timeout: float = 120.0) ->
         (spec / "kernel.json").write_text(json.dumps({
             "argv": [sys.executable, "-m", __name__, "{connection_file}"],
             "display_name": "dcgan-course (warm, forked per notebook)", "language": "python"}))
-        template = subprocess.Popen([sys.executable, "-m", __name__, "--serve", address], env=environment,
-                                    stdout=subprocess.PIPE, text=True, start_new_session=True)
+        command = [sys.executable, "-m", __name__, "--serve", address, *preload]
+        template = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, text=True,
+                                    start_new_session=True)
         try:
             wait_until_ready(template, startup_timeout)
             jupyter_path = os.pathsep.join(filter(None, [folder, environment.get("JUPYTER_PATH")]))
@@ -174,6 +194,6 @@ def wait_until_ready(template: subprocess.Popen, timeout: float) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--serve"]:
-        serve(sys.argv[2])
+        serve(sys.argv[2], sys.argv[3:])
     else:
         sys.exit(stand_in(sys.argv[1]))
