@@ -337,7 +337,7 @@ def test_planted_discriminator_step_is_correct_when_no_bug_is_planted(capsys):
     (dict(detach=False), ("sent gradients into the generator", "not detached")),
     (dict(real_target=0.0, fake_target=1.0), ("swapped real/fake labels", "call real images fake")),
     (dict(fake_target=1.0), ("fakes are labelled real",)),
-    (dict(zero_grad=False), ("zero_grad",)),
+    (dict(zero_grad=False), ("kept gradients from the previous step",)),
     (dict(probabilities=False), ("probabilities",)),
     (dict(squash=True), ("sigmoid before a with-logits loss",)),
     (dict(fake_term=False), ("only the real half",)),

@@ -143,7 +143,8 @@ def expect_same_direction(
     if cosine(applied, intended) > SAME_DIRECTION:
         return
     expect(cosine(applied - stale, intended) < SAME_DIRECTION,
-           f"{name} kept gradients from the previous step: call optimizer.zero_grad() before backward().")
+           f"{name} kept gradients from the previous step: clear the optimiser's gradients before "
+           "back-propagating, or each step adds the last one's (lecture 03, §3).")
     for bug, gradient in known_bugs.items():
         expect(cosine(applied, gradient) < SAME_DIRECTION, f"{name}: {bug}.")
     raise AssertionError(f"{name} updated the weights in a different direction from the loss {loss_text} "
@@ -160,7 +161,8 @@ def expect_probabilities(
         return
     looks_like_logits = abs(got_real - real_logits.mean().item()) < 1e-3
     expect(0 < got_real < 1 and 0 < got_fake < 1 and not looks_like_logits,
-           f"{name}: d_real / d_fake should be probabilities, torch.sigmoid(logits).mean(), not raw logits; "
+           f"{name}: d_real / d_fake should be D's mean probabilities (its logits through a sigmoid, "
+           "averaged over the batch), not raw logits (lecture 02, §4); "
            f"got {got_real:.3f} / {got_fake:.3f}.")
     expect(not (abs(got_real - d_fake) < 1e-3 and abs(got_fake - d_real) < 1e-3),
            f"{name}: d_real and d_fake are swapped.")
