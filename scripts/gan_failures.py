@@ -108,6 +108,8 @@ def train(images: torch.Tensor, steps: int, broken: Breakage, seed: int) -> Run:
                 "d_fake": torch.sigmoid(fake_logits).mean()}
         for key, value in step.items():
             curves[key].append(float(value.detach()))
+        if math.isnan(curves["loss_d"][-1]):
+            break  # a NaN weight never recovers: stop, as a learner should
     return Run(generator, generate(generator, fixed_noise).nan_to_num(0.0), curves)
 
 
