@@ -27,6 +27,41 @@ import torch
 from dcgan_course import data, evaluation, improve, models, probe, settings, train
 
 RESULTS = Path(__file__).resolve().parent / "results" / "probe.json"
+README = Path(__file__).resolve().parent.parent / "README.md"
+README_MARKERS = ("<!-- benchmark: probe results (python benchmarks/probe.py --render-readme) -->",
+                  "<!-- end of benchmark results -->")
+
+
+def plot_results(results: dict, path: Path) -> None:
+    """One panel per dataset: test accuracy with its 95 % CI over seeds, one bar per representation."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, len(results), figsize=(5.5 * len(results), 3.2), squeeze=False)
+    for axis, (dataset, entry) in zip(axes[0], sorted(results.items()), strict=True):
+        controls = ["raw_pixels", "random_init_discriminator"]
+        rows = sorted(entry["results"].items(),
+                      key=lambda item: (item[0] not in controls, item[0] != controls[0]))
+        means = [100 * row["accuracy"]["mean"] for _, row in rows]
+        errors = [100 * row["accuracy"]["ci95"] for _, row in rows]
+        axis.barh([name.replace("_", " ").replace(" (", "\n(") for name, _ in rows], means, xerr=errors,
+                  color=["#999", "#69c", "#d62"][: len(rows)], capsize=4)
+        axis.set_xlim(min(means) - 10, 100)
+        axis.set_title(f"{dataset}: {entry['labels_per_class']} labels/class, {entry['seeds']} seeds",
+                       fontsize=10)
+        axis.set_xlabel("test accuracy, % (95 % CI)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+
+
+def render_readme(results_path: Path = RESULTS, readme: Path = README) -> None:
+    """Rewrite the README's block between ``README_MARKERS`` from the results file."""
+    text = readme.read_text()
+    start, end = (text.index(marker) for marker in README_MARKERS)
+    report = evaluation.benchmark_report(evaluation.load_results(results_path))
+    readme.write_text(f"{text[:start]}{README_MARKERS[0]}\n{report}\n{text[end:]}")
 
 
 def label_draws(labels: torch.Tensor, per_class: int, seed: int, draws: int) -> list[np.ndarray]:
@@ -85,7 +120,11 @@ def main() -> None:
     parser.add_argument("--epochs", default="2,4,6", help="snapshot epoch counts searched on validation")
     parser.add_argument("--base-width", type=int, default=32)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--render-readme", action="store_true", help="only rewrite README's results block")
     args = parser.parse_args()
+    if args.render_readme:
+        plot_results(evaluation.load_results(args.out), args.out.with_suffix(".png"))
+        return render_readme(args.out)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     start = time.perf_counter()
     pool, validation = evaluation.carve_splits(data.load_dataset(args.dataset), args.pool,
@@ -141,6 +180,9 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     print(evaluation.results_table(entry))
+    if args.out == RESULTS:
+        render_readme()
+        plot_results(results, RESULTS.with_suffix(".png"))
 
 
 if __name__ == "__main__":

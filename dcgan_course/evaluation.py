@@ -11,9 +11,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import product
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,6 +27,7 @@ from .models import Discriminator
 RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(-1, 5, 13))
 NORMALISATIONS = ("standardise", "centre")
 PIXELS = "pixels"
+RESULTS_FILE = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "probe.json"
 
 
 def carve_splits(train: ImageData, pool_size: int, validation_per_class: int,
@@ -128,3 +131,25 @@ def results_table(entry: dict) -> str:
         gap = stats.Estimate.from_dict(row["gap"]).format(signed=True) if "gap" in row else "–"
         lines.append(f"| {method} | {stats.Estimate.from_dict(row['accuracy']).format()} | {gap} |")
     return "\n".join(lines)
+
+
+def load_results(path: Path = RESULTS_FILE) -> dict:
+    """The benchmark's committed results, one entry per dataset ({} where the file is not shipped)."""
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def benchmark_report(results: dict) -> str:
+    """Markdown for README and notebooks: per dataset, how the numbers were made and their table."""
+    sections = []
+    for dataset, entry in sorted(results.items()):
+        chosen = max(entry["selection"], key=lambda row: row["validation"])
+        sections.append(
+            f"**{dataset}**: GAN on {entry['pool']:,} unlabelled training images (D width "
+            f"{entry['base_width']}); {entry['labels_per_class']} labels per class drawn from them, "
+            f"{entry['draws_per_seed']} draws per seed, {entry['seeds']} GAN seeds; {entry['validation']} "
+            f"validation labels carved from the training split chose the recipe ({chosen['recipe']}, "
+            f"{chosen['epochs']} epochs) and each row's layers, normalisation and ridge penalty; the "
+            f"{entry['test']:,} test images were scored once per number. "
+            f"`{entry['command']}` ({entry['wall_seconds'] / 60:.0f} min on a shared 2-core CPU).\n\n"
+            + results_table(entry))
+    return "\n\n".join(sections)
