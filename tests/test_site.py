@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+import build_site  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILDER = ROOT / "scripts" / "build_site.py"
@@ -46,12 +50,17 @@ def test_every_lecture_page_embeds_the_figures_its_run_made(site: Path, lecture:
     assert 'href="index.html"' in page
 
 
-def test_a_second_build_reuses_the_executed_notebooks(site: Path) -> None:
-    before = {path.name: path.stat().st_mtime for path in (site / "executed").glob("*.ipynb")}
-    first = LECTURES[0]
-    subprocess.run([sys.executable, str(BUILDER), "--fast", "--out", str(site), str(first)],
-                   check=True, cwd=ROOT)
-    assert (site / "executed" / first.name).stat().st_mtime == before[first.name]
+def test_an_executed_notebook_is_reused_only_while_newer_than_its_source_and_in_the_same_mode(
+        site: Path, tmp_path: Path) -> None:
+    source, executed = tmp_path / "00_x.ipynb", tmp_path / "executed.ipynb"
+    executed.write_bytes((site / "executed" / LECTURES[0].name).read_bytes())
+    source.write_text("{}")
+    os.utime(source, (1, 1))
+    assert build_site.executed_is_current(source, executed, "fast")
+    assert not build_site.executed_is_current(source, executed, "full")
+    source.touch()
+    os.utime(executed, (0, 0))
+    assert not build_site.executed_is_current(source, executed, "fast")
 
 
 def test_the_builder_rejects_a_missing_notebook(tmp_path: Path) -> None:
