@@ -150,6 +150,7 @@ def benchmark_report(results: dict) -> str:
             f"validation labels carved from the training split chose the recipe ({chosen['recipe']}, "
             f"{chosen['epochs']} epochs) and each row's layers, normalisation and ridge penalty; the "
             f"{entry['test']:,} test images were scored once per number. "
-            f"`{entry['command']}` ({entry['wall_seconds'] / 60:.0f} min on a shared 2-core CPU).\n\n"
+            f"`{entry['command']}` (this run: {entry['wall_seconds'] / 60:.0f} min on a shared 2-core CPU, "
+            "GANs already in the run cache not counted).\n\n"
             + results_table(entry))
     return "\n\n".join(sections)
