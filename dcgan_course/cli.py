@@ -188,7 +188,7 @@ def add_grade_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--jobs", type=int, default=1, help="notebooks graded at once (default: 1)")
     parser.add_argument("--full", action="store_true", help="run without DCGAN_COURSE_FAST=1 (slow)")
     parser.add_argument("--cold-kernels", action="store_true",
-                        help="start every kernel from a new interpreter instead of forking a warm one (slower)")
+                        help="start each kernel in a new interpreter, not forked from a warm one (slower)")
     parser.set_defaults(run=run_grade)
 
 
