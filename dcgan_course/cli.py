@@ -237,7 +237,7 @@ def add_stylize_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--content", type=Path, required=True, help="the image whose layout is kept")
     parser.add_argument("--style", type=Path, required=True, help="the image whose textures are copied")
     parser.add_argument("--out", type=Path, required=True, help="where to write the result (PNG/JPEG)")
-    parser.add_argument("--steps", type=int, default=100, help="L-BFGS iterations (default: 100)")
+    parser.add_argument("--steps", type=int, default=200, help="optimisation steps (default: 200)")
     parser.add_argument("--size", type=int, default=128, help="square image size in pixels (default: 128)")
     parser.add_argument("--network", default="auto", choices=("auto", "random", "vgg19"),
                         help="feature network; auto = VGG-19 if its weights are at hand, else random")
