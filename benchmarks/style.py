@@ -1,11 +1,11 @@
-"""Benchmark offline style transfer: the old and the new recipe, judged in networks neither used.
+"""Benchmark offline style transfer: two recipes, judged in networks neither of them used.
 
 For each content/style pair that ships with the dependencies (or is generated), stylise with
-``style_evaluation.RECIPES`` "before" and "after" and report, per recipe: the style distance in
+each of ``style_evaluation.RECIPES`` and report, per recipe: the style distance in
 two judge networks as a fraction of the content photo's own (lower = more of the painting's
 style), the edge similarity to the photo (the content floor) and seconds. Prints JSON.
 
-    python benchmarks/style.py --size 128 [--steps N]
+    python benchmarks/style.py --size 128 [--steps N] [--pair 0]
 """
 
 from __future__ import annotations
@@ -36,10 +36,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=None, help="override both recipes' step counts")
+    parser.add_argument("--pair", type=int, choices=range(len(PAIRS)), help="only PAIRS[i]")
     args = parser.parse_args()
     settings.setup()
     report = {f"{content} + {style}": pair_rows(content, style, args.size, args.steps)
-              for content, style in PAIRS}
+              for content, style in (PAIRS if args.pair is None else [PAIRS[args.pair]])}
     print(json.dumps({"size": args.size, "pairs": report}, indent=1))
 
 

@@ -131,7 +131,7 @@ class RandomFeatureNetwork(FeatureNetwork):
 
 
 def painterly_network() -> RandomFeatureNetwork:
-    """The offline recipe measured in notebook 09: random filters plus the palette, style weight 1e7."""
+    """Random filters plus the palette, style weight 1e7: a variant notebook 09 measures (not the default)."""
     network = RandomFeatureNetwork(colour_weight=0.3, style_weight=1e7)
     network.name = "random filters + palette"
     return network
@@ -171,7 +171,7 @@ def vgg19_weights_cached() -> bool:
 
 
 def load_feature_network(name: str = "auto", device: torch.device | str = "cpu") -> FeatureNetwork:
-    """``random`` (``painterly_network``), ``vgg19`` (falls back to random when offline) or ``auto``.
+    """``random``, ``vgg19`` (falls back to random, with a message, when offline) or ``auto``.
 
     ``auto`` uses VGG-19 on Colab or when its weights are cached, random filters otherwise, so
     it never tries a download that cannot succeed.
@@ -184,7 +184,7 @@ def load_feature_network(name: str = "auto", device: torch.device | str = "cpu")
             return vgg19_network().to(device)
         except WeightsUnavailableError as error:
             print(f"{error} Falling back to random multi-scale filters, which work offline.")
-    return painterly_network().to(device)
+    return RandomFeatureNetwork().to(device)
 
 
 # --- optimisation-based transfer (Gatys et al.) ----------------------------------------------------
@@ -249,15 +249,15 @@ def stylize(
     content: torch.Tensor,
     style: torch.Tensor,
     network: FeatureNetwork,
-    steps: int = 100,
+    steps: int = 200,
     style_weight: float | None = None,
     content_weight: float = 1.0,
-    optimizer: str = "lbfgs",
-    start: str = "recoloured",
+    optimizer: str = "adam",
+    start: str = "content",
     lr: float = 0.1,
     progress: bool = True,
 ) -> StyleResult:
-    """Optimise the pixels to minimise content + w * style loss, one L-BFGS iteration (or Adam step)
+    """Optimise the pixels to minimise content + w * style loss, one Adam step (or L-BFGS iteration)
     per step, starting from the content, the content in the style's palette, or noise (Gatys)."""
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}.")

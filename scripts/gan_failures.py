@@ -138,6 +138,10 @@ def figure(title: str, curves: dict[str, list[float]], rows: dict[str, torch.Ten
     window = max(1, len(curves["loss_d"]) // 40)
     viz.plot_curves({key: curves[key] for key in ("loss_d", "loss_g")}, "", window=window, ax=left)
     left.set_yscale("symlog", linthresh=0.1)
+    nans = [step for step, value in enumerate(curves["loss_d"]) if math.isnan(value)]
+    if nans:
+        left.plot(range(nans[0]), curves["loss_d"][: nans[0]], "o", color="tab:blue")
+        left.text(0.5, 0.25, f"loss is NaN from step {nans[0]} on", transform=left.transAxes, ha="center")
     grids = [viz.image_grid(images, nrow=8) for images in rows.values()]
     centres = torch.tensor([grid.shape[0] for grid in grids]).cumsum(0) - torch.tensor(
         [grid.shape[0] / 2 for grid in grids])

@@ -51,11 +51,11 @@ def probe_chart(generator, discriminator, seed: int) -> plt.Figure:
 
 
 def style_transfer(size: int) -> plt.Figure:
-    """The offline recipe on a scikit-learn photo and the generated brush-stroke painting."""
+    """The default offline recipe on a scikit-learn photo and the generated brush-stroke painting."""
     content, painting = viz.sample_image("china", size), viz.sample_image("strokes", size)
-    result = style_evaluation.run_recipe("after", content, painting)
+    result = style_evaluation.run_recipe("adam_photo", content, painting)
     return viz.show_rows({"photo | painting | result": torch.cat([content, painting, result.image])},
-                         "offline style transfer (random filters + palette, L-BFGS)")
+                         "offline style transfer (random multi-scale filters, Adam)")
 
 
 def main() -> None:

@@ -70,9 +70,9 @@ def test_gatys_with_adam_from_the_photo_cuts_its_own_style_loss_tenfold_and_keep
     assert kept > 0.5 and kept > style_evaluation.edge_similarity(result.image, painting)
 
 
-def test_the_new_recipe_moves_the_style_in_networks_it_never_used_and_keeps_the_content_floor():
+def test_the_palette_recipe_moves_the_style_in_networks_it_never_used_and_keeps_the_content_floor():
     content, painting = viz.sample_image("china", 48), viz.sample_image("strokes", 48)
-    result = style_evaluation.run_recipe("after", content, painting, steps=15)
+    result = style_evaluation.run_recipe("lbfgs_palette", content, painting, steps=15)
     scores = style_evaluation.judge(result.image, content, painting)
     assert all(scores[name] < 0.5 for name in style_evaluation.judge_networks()), scores
     assert scores["edge similarity"] > 0.4 > style_evaluation.edge_similarity(result.image, painting)
