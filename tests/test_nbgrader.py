@@ -20,7 +20,8 @@ import pytest
 
 from dcgan_course import authoring, check_cells, nbgrader_export
 from dcgan_course.grading import GradingOptions, grading_environment
-from dcgan_course.grading_kernels import KERNEL_NAME, warm_kernels
+from dcgan_course.grading_kernels import KERNEL_NAME, imported_modules, warm_kernels
+from dcgan_course.grading_runs import copy_runs, prebuilt_runs
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
@@ -100,12 +101,19 @@ def round_trip(tmp_path_factory):
             if student == "solved":
                 notebook = solved_copy(notebook, nbformat.read(solutions / path.name, as_version=4))
             nbformat.write(notebook, submitted / path.name)
-    with warm_kernels(environment) as environment:
-        runs = [subprocess.Popen([str(Path(NBGRADER_BIN) / "nbgrader"), "autograde", ASSIGNMENT,
-                                  f"--ExecutePreprocessor.kernel_name={KERNEL_NAME}",
-                                  f"--ExecutePreprocessor.timeout={CELL_TIMEOUT_S}"],
-                                 cwd=folder, env=environment, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.PIPE, text=True) for folder in students.values()]
+    code = [cell.source for path in authoring.solution_notebooks(solutions)
+            for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"]
+    warm = warm_kernels(environment, imported_modules(code))
+    with warm as environment, prebuilt_runs(environment) as cache:
+        runs = []  # the grader's speed-ups: warm kernels, and the pretrained GAN trained once
+        for folder in students.values():
+            copy_runs(cache, folder)
+            student_environment = {**environment, "DCGAN_COURSE_RUNS": str(folder / "runs")}
+            runs.append(subprocess.Popen([str(Path(NBGRADER_BIN) / "nbgrader"), "autograde", ASSIGNMENT,
+                                          f"--ExecutePreprocessor.kernel_name={KERNEL_NAME}",
+                                          f"--ExecutePreprocessor.timeout={CELL_TIMEOUT_S}"],
+                                         cwd=folder, env=student_environment, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.PIPE, text=True))
         logs = [run.communicate()[1] for run in runs]
     assert all(run.returncode == 0 for run in runs), logs
     scores = {}
