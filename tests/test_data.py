@@ -224,7 +224,17 @@ def test_the_course_dataset_is_digits_in_fast_mode_and_mnist_in_full_mode(tmp_pa
     write_mnist_like(tmp_path, "MNIST")
     monkeypatch.setenv("DCGAN_COURSE_DATA", str(tmp_path))
     monkeypatch.setenv("DCGAN_COURSE_FAST", "0")
-    assert course_dataset() == "mnist"
+    assert course_dataset(device="cuda") == "mnist"
+
+
+def test_the_course_dataset_stays_on_digits_on_a_cpu_in_full_mode_and_says_why(tmp_path, monkeypatch, capsys):
+    from dcgan_course.data import course_dataset
+
+    write_mnist_like(tmp_path, "MNIST")
+    monkeypatch.setenv("DCGAN_COURSE_DATA", str(tmp_path))
+    monkeypatch.setenv("DCGAN_COURSE_FAST", "0")
+    assert course_dataset(device="cpu") == "digits"
+    assert "No GPU" in capsys.readouterr().out
 
 
 def test_the_course_dataset_falls_back_to_digits_offline_and_says_so(tmp_path, monkeypatch, capsys):
@@ -237,5 +247,5 @@ def test_the_course_dataset_falls_back_to_digits_offline_and_says_so(tmp_path, m
 
     monkeypatch.setattr(mnist, "download_and_extract_archive", offline)
     monkeypatch.setenv("DCGAN_COURSE_FAST", "0")
-    assert course_dataset() == "digits"
+    assert course_dataset(device="cuda") == "digits"
     assert "mnist is not available, so this notebook uses the embedded 'digits'" in capsys.readouterr().out
