@@ -279,16 +279,12 @@ def load_dataset(
 
 
 def course_dataset(preferred: str = "mnist", device: torch.device | str | None = None) -> str:
-    """The lectures' dataset: ``preferred`` in full mode on a GPU when it can be had, else digits.
-
-    Full mode on a CPU stays on digits, so every notebook keeps to minutes there (MNIST's 60k
-    images take about an hour per GAN on 2 cores); set ``DATASET = "mnist"`` to choose it anyway.
-    """
+    """The lectures' dataset: ``preferred`` in full mode on a GPU when it can be had, else digits."""
     if settings.is_fast():
         return "digits"
     if torch.device(device or settings.get_device()).type == "cpu":
-        print(f"No GPU: full mode on the CPU uses the embedded 'digits' (minutes, not hours); "
-              f"set DATASET = {preferred!r} to train on it anyway.")
+        print(f"No GPU: full mode on the CPU uses the embedded 'digits' (minutes, not the hour per GAN "
+              f"that {preferred} takes on 2 cores); set DATASET = {preferred!r} to use it anyway.")
         return "digits"
     try:
         load_dataset(preferred, limit=1)  # downloads once into the data root
