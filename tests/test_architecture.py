@@ -28,7 +28,8 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "models": set(),
     "colab": set(),
     "packaged_data": set(),  # reads files the OS package manager installed; knows nothing of the course
-    "data": {"settings", "models", "packaged_data"},
+    "image_folder": set(),
+    "data": {"settings", "models", "packaged_data", "image_folder"},
     "paired_data": {"settings", "data"},
     "precision": {"settings"},
     "checkpoint": {"models"},
