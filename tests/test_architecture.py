@@ -138,3 +138,21 @@ def test_python_dash_m_cli_lists_the_same_commands_as_the_entry_point() -> None:
                             text=True, check=True).stdout
     for command in cli.build_parser()._subparsers._group_actions[0].choices:
         assert f"    {command}" in listed, f"`python -m dcgan_course.cli --help` does not list {command}"
+
+
+def test_the_module_map_in_the_package_docstring_lists_every_module() -> None:
+    import dcgan_course
+
+    rows = [line for line in dcgan_course.__doc__.splitlines() if line.startswith("| ")]
+    mapped = {row.split("|")[1].strip() for row in rows}
+    top_level = {name.split(".")[0] for name in ALLOWED_IMPORTS}
+    assert top_level - mapped == set(), "add these modules to the map in dcgan_course/__init__.py"
+    assert mapped - top_level - {"module"} == set(), "the map names modules that no longer exist"
+
+
+def test_contributing_shows_the_same_module_map_as_the_package() -> None:
+    import dcgan_course
+
+    contributing = (PACKAGE.parent / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    rows = [line for line in dcgan_course.__doc__.splitlines() if line.startswith("| ")]
+    assert all(row in contributing for row in rows), "copy the module map into CONTRIBUTING.md"
