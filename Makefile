@@ -39,9 +39,11 @@ site: install  ## the executed course as a static site in build/site, course map
 	$(BIN)/python scripts/build_site.py --out build/site --jobs $(SITE_JOBS) $(if $(filter 1,$(FAST)),--fast,)
 	@echo "Open build/site/index.html"
 
-test: install  ## lint, unit tests, every notebook under nbval in fast mode, then the nbgrader round trip
+# The lectures run once, inside tests/test_site.py (the fast-mode site build executes each and fails on
+# any cell error, as nbval-lax would, then checks its figures); solutions run under nbval.
+test: install  ## lint, unit tests (incl. the fast-mode site build of every lecture), solutions under nbval, nbgrader
 	$(BIN)/ruff check .
-	DCGAN_COURSE_FAST=1 $(BIN)/pytest --nbval-lax --nbval-current-env tests notebooks solutions
+	DCGAN_COURSE_FAST=1 $(BIN)/pytest --nbval-lax --nbval-current-env tests solutions
 	$(MAKE) nbgrader
 
 # nbgrader lives in its own environment (its Jupyter pins must not move the course's); the notebooks
