@@ -11,12 +11,12 @@ One module per concept; the notebook that teaches each one is in the last column
 | paired_data | aligned (input, target) pairs for translation: edges2digits, facades | 08 |
 | models | the DCGAN generator and discriminator, init, ``generate`` (sampling) | 01, 02 |
 | precision | autocast, the float16 gradient scaler, one update through it | 03 |
-| train | the GAN loss, D and G steps, ``train_gan`` (the loop), ``pretrained_gan`` | 03 |
+| train | D and G steps, ``train_gan`` (the loop), ``pretrained_gan`` | 03 |
 | distributed | DDP under ``torchrun``: sharded batches, rank-0 writes, per-rank RNG state | README |
 | checkpoint | atomic checkpoint files, clear errors, exact resume | 03 |
 | cuda_graph | one training step captured as a CUDA graph and replayed | 03 (README: speed) |
 | metrics | the offline Fréchet classifier distance | 03 |
-| losses | the GAN losses on D's logits: BCE (minimax, non-saturating), LSGAN, hinge | 03, 10 |
+| losses | the GAN losses on D's logits: ``gan_loss`` (BCE), minimax, LSGAN, hinge | 03, 10 |
 | toy | the 1-D toy (D*, Jensen-Shannon) and the ring of 8 Gaussians (mode collapse, PacGAN) | 10 |
 | diagnostics | the DCGAN-guidelines ablation and the memorisation measurement | 10 (07 cites it) |
 | latent | interpolation (lerp, slerp), vector arithmetic, nearest neighbours | 04 |

@@ -22,8 +22,9 @@ from tqdm.auto import tqdm
 
 from . import settings
 from .data import ImageData
+from .losses import gan_loss
 from .models import Discriminator, Generator, evaluation_mode, init_weights, model_device
-from .train import gan_loss, generator_step, make_optimizers
+from .train import generator_step, make_optimizers
 
 CLASS_LOSS_WEIGHT = 1.0
 

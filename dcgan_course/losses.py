@@ -1,5 +1,7 @@
 """GAN losses on D's raw outputs (logits): each returns the pair (loss of D, loss of G), batch means.
 
+- ``gan_loss``: binary cross-entropy against an all-real or all-fake target, the course's loss,
+  used by ``train``, ``improve`` and ``translation``; ``bce`` pairs it up for D and G.
 - ``bce``: the original GAN. D: BCE with real -> 1, fake -> 0. G: the non-saturating
   -log D(G(z)) (``minimax_generator_loss`` is the saturating log(1 - D(G(z))) it replaces).
 - ``lsgan``: least squares (Mao et al., 2017), targets 1 for real and 0 for fake, with the 1/2.
@@ -19,14 +21,20 @@ import torch.nn.functional as F
 LossPair = tuple[torch.Tensor, torch.Tensor]
 
 
+def gan_loss(logits: torch.Tensor, target_is_real: bool) -> torch.Tensor:
+    """Binary cross-entropy on logits against an all-real (1) or all-fake (0) target."""
+    target = torch.full_like(logits, 1.0 if target_is_real else 0.0)
+    return F.binary_cross_entropy_with_logits(logits.float(), target.float())
+
+
 def bce(real: torch.Tensor, fake: torch.Tensor) -> LossPair:
     """D: BCE(real, 1) + BCE(fake, 0); G: the non-saturating BCE(fake, 1)."""
-    return F.softplus(-real).mean() + F.softplus(fake).mean(), F.softplus(-fake).mean()
+    return gan_loss(real, True) + gan_loss(fake, False), gan_loss(fake, True)
 
 
 def minimax_generator_loss(fake: torch.Tensor) -> torch.Tensor:
-    """G's loss in the minimax game, log(1 - D(G(z))): flat where D rejects the fakes."""
-    return -F.softplus(fake).mean()
+    """G's loss in the minimax game, log(1 - D(G(z))) = -BCE(fake, 0): flat where D rejects the fakes."""
+    return -gan_loss(fake, False)
 
 
 def lsgan(real: torch.Tensor, fake: torch.Tensor) -> LossPair:

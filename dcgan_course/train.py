@@ -1,7 +1,7 @@
 """Adversarial training: the non-saturating GAN loss, one D step, one G step, and the loop.
 
-Read top to bottom: the loss, the optimisers, a D update and a G update, the two combined into
-one training step, the History a run records, and ``train_gan``, the loop. The loop keeps the
+Read top to bottom: the optimisers, a D update and a G update (``losses.gan_loss``), the two
+combined into one training step, the History a run records, and ``train_gan``, the loop. The loop keeps the
 whole (small) dataset on the device and indexes mini-batches from it; mixed precision lives in
 ``precision``, atomic checkpoints and exact resume in ``checkpoint``, the CUDA-graph replay of
 the step in ``cuda_graph``.
@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -23,18 +22,13 @@ from . import distributed, settings
 from .checkpoint import load_checkpoint, model_config, restore_run, save_checkpoint
 from .cuda_graph import CUDAGraphStep, use_cuda_graph
 from .data import ImageData, load_dataset
+from .losses import gan_loss
 from .models import Discriminator, Generator, build_gan, generate
 from .precision import apply_step, autocast, grad_scaler
 
 ADAM_BETAS = (0.5, 0.999)
 LEARNING_RATE = 2e-4
 FIXED_NOISE_COUNT = 64
-
-
-def gan_loss(logits: torch.Tensor, target_is_real: bool) -> torch.Tensor:
-    """Binary cross-entropy on logits against an all-real (1) or all-fake (0) target."""
-    target = torch.full_like(logits, 1.0 if target_is_real else 0.0)
-    return F.binary_cross_entropy_with_logits(logits.float(), target.float())
 
 
 def make_optimizers(

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import nn
 
-from ..train import gan_loss
+from ..losses import gan_loss
 from ..translation import PatchDiscriminator
 from . import call_learner, check_prediction, expect, expect_tensor, passed
 
