@@ -23,10 +23,11 @@ import torch
 from figure_files import FIGURES, save_small_png
 from torch import nn
 
-from dcgan_course import settings, viz
+from dcgan_course import losses, settings, viz
 from dcgan_course.data import load_dataset
+from dcgan_course.losses import gan_loss
 from dcgan_course.models import build_gan, generate
-from dcgan_course.train import ADAM_BETAS, LEARNING_RATE, gan_loss
+from dcgan_course.train import ADAM_BETAS, LEARNING_RATE
 
 BATCH_SIZE = 64
 SAMPLES = 16
@@ -69,7 +70,7 @@ def odd_kernel_upsampling(generator: nn.Module) -> None:
 
 def generator_loss(fake_logits: torch.Tensor, saturating: bool) -> torch.Tensor:
     """Non-saturating -log D(G(z)), or the minimax log(1 - D(G(z))) whose gradient vanishes when D wins."""
-    return -gan_loss(fake_logits, False) if saturating else gan_loss(fake_logits, True)
+    return losses.minimax_generator_loss(fake_logits) if saturating else gan_loss(fake_logits, True)
 
 
 def train(images: torch.Tensor, steps: int, broken: Breakage, seed: int) -> Run:
