@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from dcgan_course import grading
+from dcgan_course.classroom import grading
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,7 +1,7 @@
 """Benchmark offline style transfer: two recipes, judged in networks neither of them used.
 
 For each content/style pair that ships with the dependencies (or is generated), stylise with
-each of ``style_evaluation.RECIPES`` and report, per recipe: the style distance in
+each of ``style.evaluation.RECIPES`` and report, per recipe: the style distance in
 two judge networks as a fraction of the content photo's own (lower = more of the painting's
 style), the edge similarity to the photo (the content floor) and seconds. Prints JSON.
 
@@ -15,7 +15,7 @@ import json
 
 import torch
 
-from dcgan_course import settings, style_evaluation, viz
+from dcgan_course import settings, style, viz
 
 PAIRS = (("china", "strokes"), ("grace_hopper", "waves"), ("flower", "strokes"))
 
@@ -24,10 +24,10 @@ def pair_rows(content_name: str, style_name: str, size: int, steps: int | None) 
     """Both recipes on one pair: judge scores, edge similarity and seconds."""
     content, painting = viz.sample_image(content_name, size), viz.sample_image(style_name, size)
     rows = {}
-    for recipe in style_evaluation.RECIPES:
+    for recipe in style.evaluation.RECIPES:
         torch.manual_seed(settings.DEFAULT_SEED)
-        result = style_evaluation.run_recipe(recipe, content, painting, steps)
-        rows[recipe] = {**style_evaluation.judge(result.image, content, painting), "seconds": result.seconds}
+        result = style.evaluation.run_recipe(recipe, content, painting, steps)
+        rows[recipe] = {**style.evaluation.judge(result.image, content, painting), "seconds": result.seconds}
     return rows
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from dcgan_course import paired_data, settings, translation
+from dcgan_course import data, settings, translation
 
 
 def main() -> None:
@@ -27,8 +27,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = parser.parse_args()
     cfg = settings.setup(args.seed)
-    train_pairs = paired_data.load_pairs("edges2digits", "train")
-    test_pairs = paired_data.load_pairs("edges2digits", "test")
+    train_pairs = data.paired.load_pairs("edges2digits", "train")
+    test_pairs = data.paired.load_pairs("edges2digits", "test")
     metrics, _ = translation.compare_with_l1_baseline(
         train_pairs, test_pairs, args.steps, args.base_width, args.downsamplings, seed=args.seed,
         device=cfg.device, progress=False)

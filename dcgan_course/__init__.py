@@ -1,20 +1,22 @@
 """dcgan-course: the helper package behind the DCGAN course notebooks.
 
-One module per concept; the notebook that teaches each one is in the last column.
+One module per concept, families in folders named for them (``data/``, ``style/``), and the
+instructors' and maintainers' machinery apart in ``classroom/``; learners never need it. The
+notebook that teaches each module is in the last column.
 
 | module | holds | taught in |
 |---|---|---|
-| settings | fast mode, device (cuda → mps → cpu), precision choice, seeds, data and runs folders | 00 |
+| settings | fast mode, device (cuda → mps → cpu), precision, seeds, data and runs folders, Colab | 00 |
 | data | datasets as whole tensors in [-1, 1]: digits (embedded), torchvision sets, folder:PATH | 00 |
-| image_folder | folder:PATH: your own images, one sub-folder per class | 00 |
-| packaged_data | datasets the OS package manager installed (Debian's Fashion-MNIST) | 00, README |
-| paired_data | aligned (input, target) pairs for translation: edges2digits, facades | 08 |
+| data.image_folder | folder:PATH: your own images, one sub-folder per class | 00 |
+| data.packaged | datasets the OS package manager installed (Debian's Fashion-MNIST) | 00, README |
+| data.paired | aligned (input, target) pairs for translation: edges2digits, facades | 08 |
 | models | the DCGAN generator and discriminator, init, ``generate`` (sampling) | 01, 02 |
 | precision | autocast, the float16 gradient scaler, one update through it | 03 |
 | train | D and G steps, ``train_gan`` (the loop), ``pretrained_gan`` | 03 |
-| distributed | DDP under ``torchrun``: sharded batches, rank-0 writes, per-rank RNG state | README |
-| checkpoint | atomic checkpoint files, clear errors, exact resume | 03 |
-| cuda_graph | one training step captured as a CUDA graph and replayed | 03 (README: speed) |
+| distributed | DDP under ``torchrun``: sharded batches, rank-0 writes, per-rank RNG | docs/multi_gpu.md |
+| checkpoint | atomic checkpoint files, clear errors, exact resume, models from a checkpoint | 03 |
+| cuda_graph | one training step captured as a CUDA graph and replayed | 03 (docs/results.md: speed) |
 | metrics | the offline Fréchet classifier distance | 03 |
 | losses | the GAN losses on D's logits: ``gan_loss`` (BCE), minimax, LSGAN, hinge | 03, 10 |
 | toy | the 1-D toy (D*, Jensen-Shannon) and the ring of 8 Gaussians (mode collapse, PacGAN) | 10 |
@@ -24,25 +26,26 @@ One module per concept; the notebook that teaches each one is in the last column
 | probe | linear probes, baselines, label budgets, result tables | 06 |
 | stats | mean ± 95 % CI over seeds (t, ddof = 1), paired differences | 06, 07 |
 | evaluation | the protocol behind the tables: choose on validation, test once, repeat over seeds | 06, 07 |
-| saved_discriminators | saved discriminators (any recipe, pytorch/examples ``netD``) to probe | README |
+| saved_discriminators | saved discriminators (any recipe, pytorch/examples ``netD``) to probe | results |
 | improve | auxiliary classifier, K+1, augmentation, regularisers, fine-tuning | 07 |
 | translation | pix2pix: U-Net, PatchGAN, L1 + adversarial loss, evaluation | 08 |
 | style | Gram matrices, content / style losses, feature networks, Gatys transfer | 09 |
-| style_evaluation | judging a transfer outside its own loss: unused networks, an edge floor | 09 |
-| style_feedforward | the one-pass transform network of Johnson et al. | 09 |
+| style.evaluation | judging a transfer outside its own loss: unused networks, an edge floor | 09 |
+| style.feedforward | the one-pass transform network of Johnson et al. | 09 |
 | viz | image files, grids, curves, image strips, the latent explorer widget | all |
 | checks | the exercise checks, one module per topic | exercises |
-| authoring | exercises/ generated from solutions/ | (maintainers) |
-| check_cells | finding and restoring ``check``-tagged cells | (instructors) |
-| grading | grading submissions under nbval | (instructors) |
-| grading_reports | the CSV and Markdown grade reports | (instructors) |
-| grading_plugin | the pytest plugin that records each nbval cell | (instructors) |
-| grading_kernels | warm kernels: heavy imports once, one forked fresh kernel per notebook | (instructors) |
-| grading_runs | the pretrained GAN trained once by the grader, copied into each run | (instructors) |
-| nbgrader_export | nbgrader source notebooks generated from solutions/ | (instructors) |
-| release | the student edition without solutions/ | (instructors) |
-| colab | the Colab badge and install guard | all |
 | cli | the ``dcgan-course`` command line | README |
+| classroom | instructors' and maintainers' machinery; not in the student edition | for_instructors |
+| classroom.authoring | exercises/ generated from solutions/ | (maintainers) |
+| classroom.colab | the Colab badge and install guard written into every notebook | (maintainers) |
+| classroom.check_cells | finding and restoring ``check``-tagged cells | (instructors) |
+| classroom.grading | grading submissions under nbval | (instructors) |
+| classroom.reports | the CSV and Markdown grade reports | (instructors) |
+| classroom.plugin | the pytest plugin that records each nbval cell | (instructors) |
+| classroom.kernels | warm kernels: heavy imports once, one forked fresh kernel per notebook | (instructors) |
+| classroom.runs | the pretrained GAN trained once by the grader, copied into each run | (instructors) |
+| classroom.nbgrader_export | nbgrader source notebooks generated from solutions/ | (instructors) |
+| classroom.release | the student edition without solutions/ or classroom/ | (instructors) |
 """
 
 __version__ = "0.1.0"

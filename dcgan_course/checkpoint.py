@@ -69,13 +69,19 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return state
 
 
+def stores_spectral_norm(state_dict: dict[str, torch.Tensor]) -> bool:
+    """True when a discriminator's state dict holds spectral-norm parametrisations of its weights."""
+    return any(".parametrizations." in key for key in state_dict)
+
+
 def models_from_checkpoint(
     state: dict[str, Any], device: torch.device | str = "cpu"
 ) -> tuple[Generator, Discriminator]:
-    """Rebuild the generator and discriminator stored in a loaded checkpoint."""
+    """Rebuild the generator and discriminator stored in a loaded checkpoint (spectral norm included)."""
     config = state["config"]
     generator, discriminator = build_gan(
-        config["image_size"], config["channels"], config["latent_dim"], config["base_width"], device
+        config["image_size"], config["channels"], config["latent_dim"], config["base_width"], device,
+        spectral_norm=stores_spectral_norm(state["discriminator"]),
     )
     generator.load_state_dict(state["generator"])
     discriminator.load_state_dict(state["discriminator"])

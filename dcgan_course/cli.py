@@ -9,6 +9,7 @@ printed as one line, never as a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,6 +38,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except USER_ERRORS as error:
         print(f"dcgan-course {args.command}: error: {error}", file=sys.stderr)
         return 2
+
+
+def classroom_module(name: str):
+    """``dcgan_course.classroom.<name>``; the student edition has none, and says so in one line."""
+    try:
+        return importlib.import_module(f"dcgan_course.classroom.{name}")
+    except ModuleNotFoundError as error:
+        if error.name != "dcgan_course.classroom":
+            raise
+        raise CommandError("this is the student edition: grading and authoring ship only with the "
+                           "instructors' copy of the course (dcgan_course/classroom/)") from None
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -111,7 +123,7 @@ def positive_int(text: str) -> int:
 
 def run_make_exercises(args: argparse.Namespace) -> int:
     """Write exercises/ from solutions/, or with --check exit 1 when it is out of date."""
-    from dcgan_course import authoring
+    authoring = classroom_module("authoring")
 
     statuses = authoring.make_exercises(args.solutions, args.exercises, check=args.check)
     changes = [status for status in statuses if status.state != "current"]
@@ -136,7 +148,7 @@ def add_make_exercises_command(subparsers: argparse._SubParsersAction) -> None:
 
 def run_release(args: argparse.Namespace) -> int:
     """Write the student edition (lectures, fresh exercises, the package; no solutions) into OUT."""
-    from dcgan_course import release
+    release = classroom_module("release")
 
     files = release.write_release(args.root, args.out)
     print(f"wrote {len(files)} files to {args.out}: notebooks/, exercises/, dcgan_course/ and no solutions/ "
@@ -154,7 +166,7 @@ def add_release_command(subparsers: argparse._SubParsersAction) -> None:
 
 def run_grade(args: argparse.Namespace) -> int:
     """Grade every submission and write the reports; 0 even when students fail, 1 if a run broke."""
-    from dcgan_course import grading, grading_reports
+    grading, reports = classroom_module("grading"), classroom_module("reports")
 
     options = grading.GradingOptions(cell_timeout=args.timeout, fast=not args.full,
                                      warm_kernels=grading.WARM_KERNELS_WORK and not args.cold_kernels)
@@ -165,8 +177,8 @@ def run_grade(args: argparse.Namespace) -> int:
                                                            f"{row.status}", flush=True))
     except grading.GradingError as error:
         raise CommandError(str(error)) from None
-    summary = grading_reports.write_reports(grades, args.out,
-                                            grading_reports.describe_run(args.reference, options))
+    summary = reports.write_reports(grades, args.out,
+                                            reports.describe_run(args.reference, options))
     print(f"wrote {args.out} and {summary}")
     broken = [row for row in grades if row.status == grading.RUN_ERROR]
     if broken:
@@ -179,8 +191,8 @@ def add_grade_command(subparsers: argparse._SubParsersAction) -> None:
     """``grade``: run each student's exercise notebooks under nbval with the reference checks."""
     parser = subparsers.add_parser("grade", help="grade a class's exercise notebooks (nbval)")
     parser.add_argument("submissions", type=Path,
-                        help="one folder per student (holding exercises/NN_name.ipynb) "
-                             "or files named STUDENT__NN_name.ipynb")
+                        help="one folder per student (its NN_name.ipynb files, or an exercises/ "
+                             "folder holding them) or files named STUDENT__NN_name.ipynb")
     parser.add_argument("--reference", type=Path, default=Path("solutions"), help="default: solutions/")
     parser.add_argument("--out", type=Path, default=Path("grades.csv"),
                         help="CSV path; the Markdown summary goes next to it (default: grades.csv)")
@@ -194,7 +206,7 @@ def add_grade_command(subparsers: argparse._SubParsersAction) -> None:
 
 def run_set_repo(args: argparse.Namespace) -> int:
     """Point colab.REPOSITORY and every notebook's badge and install guard at OWNER/NAME."""
-    from dcgan_course import colab
+    colab = classroom_module("colab")
 
     for path in colab.set_repo(args.repository, args.root):
         print(f"rewrote {path}")
@@ -213,7 +225,7 @@ def add_set_repo_command(subparsers: argparse._SubParsersAction) -> None:
 
 def run_stylize(args: argparse.Namespace) -> int:
     """Optimise an image in the style of --style keeping the content of --content; judge the result."""
-    from dcgan_course import settings, style, style_evaluation, viz
+    from dcgan_course import settings, style, viz
 
     if args.steps < 1 or args.size < 16:
         raise CommandError(f"--steps must be >= 1 and --size >= 16, got {args.steps} and {args.size}")
@@ -225,7 +237,7 @@ def run_stylize(args: argparse.Namespace) -> int:
     print(f"wrote {path} ({args.size}px, {args.steps} steps, {network.name}, {result.seconds:.1f}s)")
     print(f"final content loss {result.content_loss[-1]:.4g}, style loss {result.style_loss[-1]:.4g} "
           "(in the network it optimised against: not a verdict)")
-    scores = style_evaluation.judge(result.image, content, style_image)
+    scores = style.evaluation.judge(result.image, content, style_image)
     print("judged in networks the optimisation did not use (style distance / the photo's; 1 = unchanged): "
           + ", ".join(f"{name} {value:.3g}" for name, value in scores.items()))
     return 0
@@ -248,13 +260,13 @@ def run_translate_demo(args: argparse.Namespace) -> int:
     """Train pix2pix and the L1-only baseline on edges -> digits; write the grid and metrics.json."""
     import json
 
-    from dcgan_course import paired_data, settings, translation, viz
+    from dcgan_course import data, settings, translation, viz
 
     if args.steps < 1:
         raise CommandError(f"--steps must be >= 1, got {args.steps}")
     args.out.mkdir(parents=True, exist_ok=True)
-    train_pairs = paired_data.load_pairs("edges2digits", "train", limit=settings.pick(256, None))
-    test_pairs = paired_data.load_pairs("edges2digits", "test")
+    train_pairs = data.paired.load_pairs("edges2digits", "train", limit=settings.pick(256, None))
+    test_pairs = data.paired.load_pairs("edges2digits", "test")
     metrics, generators = translation.compare_with_l1_baseline(
         train_pairs, test_pairs, args.steps, base_width=translation.DEMO_WIDTH,
         downsamplings=translation.DEMO_DOWNSAMPLINGS)

@@ -184,10 +184,11 @@ def build_gan(
     latent_dim: int = 100,
     base_width: int = 64,
     device: torch.device | str = "cpu",
+    spectral_norm: bool = False,
 ) -> tuple[Generator, Discriminator]:
     """A freshly initialised generator/discriminator pair on ``device``."""
     generator = Generator(latent_dim, image_size, channels, base_width)
-    discriminator = Discriminator(image_size, channels, base_width)
+    discriminator = Discriminator(image_size, channels, base_width, spectral_norm=spectral_norm)
     generator.apply(init_weights)
     discriminator.apply(init_weights)
     return generator.to(device), discriminator.to(device)

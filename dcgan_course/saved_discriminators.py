@@ -9,6 +9,7 @@ normalised weights are written into a plain ``Discriminator``.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import torch
 from torch import nn
 
 from . import models
-from .checkpoint import CheckpointError, load_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, models_from_checkpoint
 
 PYTORCH_EXAMPLE_BLOCKS = (("main.0", None), ("main.2", "main.3"), ("main.5", "main.6"), ("main.8", "main.9"))
 PYTORCH_EXAMPLE_LOGIT = "main.11"  # the final 4x4 convolution (a Sigmoid follows, without weights)
@@ -55,22 +56,15 @@ def load_probe_models(path: str | Path) -> tuple[dict, models.Generator | None, 
             return {}, None, pytorch_example_discriminator(state_dict)
         except (KeyError, RuntimeError) as mismatch:
             raise CheckpointError(f"{path} does not match pytorch/examples' 64 px netD: {mismatch}") from None
-    config = state["config"]
-    generator = models.Generator(config["latent_dim"], config["image_size"], config["channels"],
-                                 config["base_width"])
-    generator.load_state_dict(state["generator"])
-    return state, generator, plain_discriminator(state["discriminator"], config)
+    generator, discriminator = models_from_checkpoint(state)
+    return state, generator, plain_discriminator(discriminator)
 
 
-def plain_discriminator(state_dict: Mapping[str, torch.Tensor],
-                        config: Mapping[str, int]) -> models.Discriminator:
-    """A plain ``Discriminator`` from a course state dict; spectral norm is folded into the weights."""
-    spectral = any(".parametrizations." in key for key in state_dict)
-    discriminator = models.Discriminator(config["image_size"], config["channels"], config["base_width"],
-                                         spectral_norm=spectral)
-    discriminator.load_state_dict(state_dict)
-    if spectral:
-        discriminator.eval()  # the normalised weight, without a power-iteration update
-        for conv in [m for m in discriminator.modules() if isinstance(m, nn.Conv2d)]:
-            nn.utils.parametrize.remove_parametrizations(conv, "weight")
-    return discriminator
+def plain_discriminator(discriminator: models.Discriminator) -> models.Discriminator:
+    """A plain ``Discriminator`` with the same function: spectral norm is folded into the weights."""
+    folded = copy.deepcopy(discriminator).eval()  # eval: the normalised weight, no power-iteration update
+    for conv in [m for m in folded.modules() if nn.utils.parametrize.is_parametrized(m, "weight")]:
+        nn.utils.parametrize.remove_parametrizations(conv, "weight")
+    plain = models.Discriminator(folded.image_size, folded.channels, folded.base_width)
+    plain.load_state_dict(folded.state_dict())
+    return plain

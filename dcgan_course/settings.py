@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -22,6 +23,11 @@ DEVICE_ENV = "DCGAN_COURSE_DEVICE"
 DATA_ENV = "DCGAN_COURSE_DATA"
 RUNS_ENV = "DCGAN_COURSE_RUNS"
 DEFAULT_SEED = 0
+
+
+def running_on_colab() -> bool:
+    """True inside a Google Colab kernel."""
+    return "google.colab" in sys.modules
 
 
 def is_fast() -> bool:

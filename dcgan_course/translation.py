@@ -19,10 +19,10 @@ from tqdm.auto import tqdm
 
 from . import settings
 from .data import ImageData
+from .data.paired import PairedData
 from .losses import gan_loss
 from .metrics import SampleQualityScorer
 from .models import evaluation_mode, init_weights, model_device
-from .paired_data import PairedData
 from .precision import apply_step, autocast, grad_scaler
 from .train import ADAM_BETAS, LEARNING_RATE
 

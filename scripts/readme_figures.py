@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import torch
 from figure_files import FIGURES, save_small_png
 
-from dcgan_course import latent, probe, settings, style_evaluation, viz
+from dcgan_course import latent, probe, settings, style, viz
 from dcgan_course.data import load_dataset
 from dcgan_course.models import build_gan, generate
 from dcgan_course.train import train_gan
@@ -53,7 +53,7 @@ def probe_chart(generator, discriminator, seed: int) -> plt.Figure:
 def style_transfer(size: int) -> plt.Figure:
     """The default offline recipe on a scikit-learn photo and the generated brush-stroke painting."""
     content, painting = viz.sample_image("china", size), viz.sample_image("strokes", size)
-    result = style_evaluation.run_recipe("adam_photo", content, painting)
+    result = style.evaluation.run_recipe("adam_photo", content, painting)
     return viz.show_rows({"photo | painting | result": torch.cat([content, painting, result.image])},
                          "offline style transfer (random multi-scale filters, Adam)")
 

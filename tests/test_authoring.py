@@ -9,7 +9,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dcgan_course import authoring, cli, colab, grading
+from dcgan_course import cli
+from dcgan_course.classroom import authoring, colab, grading
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

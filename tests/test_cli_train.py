@@ -52,7 +52,7 @@ def offline(monkeypatch, tmp_path):
     import torchvision.datasets.mnist as mnist
     import torchvision.datasets.svhn as svhn
 
-    from dcgan_course import packaged_data
+    from dcgan_course.data import packaged
 
     def no_network(*args, **kwargs):
         raise URLError("[Errno -2] Name or service not known")
@@ -60,7 +60,7 @@ def offline(monkeypatch, tmp_path):
     for module, name in ((mnist, "download_and_extract_archive"), (cifar, "download_and_extract_archive"),
                          (svhn, "download_url")):
         monkeypatch.setattr(module, name, no_network)
-    monkeypatch.setitem(packaged_data.PACKAGED_DIRS, "fashion-mnist", tmp_path / "not-installed")
+    monkeypatch.setitem(packaged.PACKAGED_DIRS, "fashion-mnist", tmp_path / "not-installed")
 
 
 @pytest.mark.parametrize("dataset", ["mnist", "fashion-mnist", "cifar10", "svhn"])

@@ -11,7 +11,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dcgan_course import cli, colab
+from dcgan_course import cli
+from dcgan_course.classroom import colab
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -12,8 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from dcgan_course import packaged_data
-from dcgan_course.data import DatasetDownloadError, convert_channels, load_dataset
+from dcgan_course.data import DatasetDownloadError, convert_channels, load_dataset, packaged
 
 FIXTURE_COUNT = 12
 
@@ -182,7 +181,7 @@ def test_fashion_mnist_is_read_from_the_system_package_without_a_download(tmp_pa
     import torchvision.datasets.mnist as mnist
 
     labels = write_packaged_fashion_mnist(tmp_path / "usr-share")
-    monkeypatch.setitem(packaged_data.PACKAGED_DIRS, "fashion-mnist", tmp_path / "usr-share")
+    monkeypatch.setitem(packaged.PACKAGED_DIRS, "fashion-mnist", tmp_path / "usr-share")
     monkeypatch.setattr(mnist, "download_and_extract_archive", lambda *a, **k: pytest.fail("downloaded"))
     train = load_dataset("fashion-mnist", root=tmp_path / "empty-root")
     assert train.images.shape == (FIXTURE_COUNT, 1, 32, 32) and train.classes[0] == "T-shirt/top"
@@ -192,7 +191,7 @@ def test_fashion_mnist_is_read_from_the_system_package_without_a_download(tmp_pa
 
 def test_files_in_the_data_root_win_over_the_system_package(tmp_path, monkeypatch):
     write_packaged_fashion_mnist(tmp_path / "usr-share")
-    monkeypatch.setitem(packaged_data.PACKAGED_DIRS, "fashion-mnist", tmp_path / "usr-share")
+    monkeypatch.setitem(packaged.PACKAGED_DIRS, "fashion-mnist", tmp_path / "usr-share")
     write_mnist_like(tmp_path / "root", "FashionMNIST")
     images = load_dataset("fashion-mnist", root=tmp_path / "root", image_size=32).images
     assert torch.all(images[:, 0, 0, 0] < 0)  # the data-root fixture's corner pixel is black
@@ -201,7 +200,7 @@ def test_files_in_the_data_root_win_over_the_system_package(tmp_path, monkeypatc
 def test_a_damaged_idx_file_is_a_clear_error(tmp_path):
     (tmp_path / "bad-idx").write_bytes(b"\x00\x00\x0d\x01" + bytes(8))
     with pytest.raises(ValueError, match="not a uint8 IDX file"):
-        packaged_data.read_idx(tmp_path / "bad-idx")
+        packaged.read_idx(tmp_path / "bad-idx")
 
 
 def test_offline_hint_for_fashion_mnist_names_the_debian_package(tmp_path, monkeypatch):
@@ -210,7 +209,7 @@ def test_offline_hint_for_fashion_mnist_names_the_debian_package(tmp_path, monke
     def offline(*args, **kwargs):
         raise URLError("no network\nsecond line")
 
-    monkeypatch.setitem(packaged_data.PACKAGED_DIRS, "fashion-mnist", tmp_path / "not-installed")
+    monkeypatch.setitem(packaged.PACKAGED_DIRS, "fashion-mnist", tmp_path / "not-installed")
     monkeypatch.setattr(mnist, "download_and_extract_archive", offline)
     with pytest.raises(DatasetDownloadError, match="apt-get install dataset-fashion-mnist") as error:
         load_dataset("fashion-mnist", root=tmp_path)

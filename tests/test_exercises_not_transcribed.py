@@ -25,7 +25,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dcgan_course import authoring
+from dcgan_course.classroom import authoring
 
 ROOT = Path(__file__).resolve().parents[1]
 THRESHOLD = 0.30

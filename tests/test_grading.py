@@ -12,7 +12,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dcgan_course import check_cells, cli, grading, grading_reports
+from dcgan_course import cli
+from dcgan_course.classroom import check_cells, grading, reports
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 NAME = "01_arithmetic.ipynb"
@@ -117,7 +118,7 @@ def score(graded_class, student: str, notebook: str = NAME) -> tuple[str, str, s
 @pytest.mark.notebooks
 def test_grading_exits_zero_even_when_students_fail(graded_class):
     assert graded_class["exit_code"] == 0
-    assert list(graded_class["csv_rows"][0]) == list(grading_reports.CSV_COLUMNS)
+    assert list(graded_class["csv_rows"][0]) == list(reports.CSV_COLUMNS)
 
 
 @pytest.mark.notebooks

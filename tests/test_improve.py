@@ -137,11 +137,10 @@ def test_every_recipe_builds_a_discriminator_whose_weights_a_plain_one_can_probe
     from dcgan_course import improve, models
     from dcgan_course.saved_discriminators import plain_discriminator
 
-    config = {"image_size": 32, "channels": 1, "base_width": 8}
     images = torch.randn(6, 1, 32, 32)
     for recipe in improve.RECIPES:
         _, discriminator = improve.recipe_gan(recipe, 32, 1, 8)
-        plain = plain_discriminator(discriminator.state_dict(), config)
+        plain = plain_discriminator(discriminator)
         assert type(plain) is models.Discriminator
         with torch.no_grad():
             assert torch.allclose(plain.eval()(images), discriminator.eval()(images), atol=1e-5), recipe

@@ -4,7 +4,7 @@ The round trip (``generate_assignment``, then ``autograde`` of a solved and a bl
 nbgrader, which lives in its own environment: ``make nbgrader`` creates ``.venv-nbgrader`` and
 runs this file with ``DCGAN_COURSE_NBGRADER`` naming that environment's ``bin`` folder. Without
 it the round-trip tests are skipped and say so. The notebooks run in warm kernels of the course's
-environment (``grading_kernels``), since nbgrader's environment has no torch.
+environment (``classroom.kernels``), since nbgrader's environment has no torch.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dcgan_course import authoring, check_cells, nbgrader_export
-from dcgan_course.grading import GradingOptions, grading_environment
-from dcgan_course.grading_kernels import KERNEL_NAME, imported_modules, warm_kernels
-from dcgan_course.grading_runs import copy_runs, prebuilt_runs
+from dcgan_course.classroom import authoring, check_cells, nbgrader_export
+from dcgan_course.classroom.grading import GradingOptions, grading_environment
+from dcgan_course.classroom.kernels import KERNEL_NAME, imported_modules, warm_kernels
+from dcgan_course.classroom.runs import copy_runs, prebuilt_runs
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"

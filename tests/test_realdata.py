@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from dcgan_course import cli, data, features, models, probe, train
-from dcgan_course.packaged_data import PACKAGED_DIRS, packaged_files
+from dcgan_course.data.packaged import PACKAGED_DIRS, packaged_files
 
 pytestmark = [
     pytest.mark.realdata,

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from dcgan_course import authoring, cli
+from dcgan_course import cli
+from dcgan_course.classroom import authoring
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = re.compile(rf"^[ \t]*{re.escape(authoring.BEGIN_MARK)}\n(.*?)^[ \t]*{re.escape(authoring.END_MARK)}",
@@ -56,6 +60,21 @@ def test_no_notebook_in_the_release_holds_solution_code(release):
         assert authoring.BEGIN_MARK not in code, path
         leaked = [region for region in regions if region in code]
         assert not leaked, f"{path.relative_to(release)} holds the solution {leaked[0]!r}"
+
+
+def test_the_student_edition_has_no_classroom_and_grade_says_so_in_one_line(release):
+    assert not (release / "dcgan_course" / "classroom").exists()
+    environment = {**os.environ, "PYTHONPATH": str(release)}
+    # -S: no site-packages, so the editable install of this checkout cannot lend its classroom/
+    run = subprocess.run([sys.executable, "-S", "-m", "dcgan_course.cli", "grade", "submissions"],
+                         cwd=release, env=environment, capture_output=True, text=True)
+    assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
+    assert "student edition" in run.stderr and "Traceback" not in run.stderr
+    imports = "from dcgan_course import checks, data, features, models, probe, settings, style, train, viz"
+    where = "import dcgan_course; print(dcgan_course.__file__)"
+    learner = subprocess.run([sys.executable, "-c", f"{imports}; {where}"], cwd=release, env=environment,
+                             capture_output=True, text=True, check=True)
+    assert learner.stdout.strip() == str(release / "dcgan_course" / "__init__.py")
 
 
 def test_release_into_a_folder_that_is_not_empty_is_refused_in_one_line(tmp_path, capsys):

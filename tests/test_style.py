@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from dcgan_course import style, style_evaluation, style_feedforward, viz
+from dcgan_course import style, viz
 from dcgan_course.models import build_gan
 
 
@@ -66,16 +66,16 @@ def test_gatys_with_adam_from_the_photo_cuts_its_own_style_loss_tenfold_and_keep
     result = style.stylize(content, painting, style.RandomFeatureNetwork(), steps=30, optimizer="adam",
                            start="content", progress=False)
     assert result.style_loss[-1] <= result.style_loss[0] / 10
-    kept = style_evaluation.edge_similarity(result.image, content)
-    assert kept > 0.5 and kept > style_evaluation.edge_similarity(result.image, painting)
+    kept = style.evaluation.edge_similarity(result.image, content)
+    assert kept > 0.5 and kept > style.evaluation.edge_similarity(result.image, painting)
 
 
 def test_the_palette_recipe_moves_the_style_in_networks_it_never_used_and_keeps_the_content_floor():
     content, painting = viz.sample_image("china", 48), viz.sample_image("strokes", 48)
-    result = style_evaluation.run_recipe("lbfgs_palette", content, painting, steps=15)
-    scores = style_evaluation.judge(result.image, content, painting)
-    assert all(scores[name] < 0.5 for name in style_evaluation.judge_networks()), scores
-    assert scores["edge similarity"] > 0.4 > style_evaluation.edge_similarity(result.image, painting)
+    result = style.evaluation.run_recipe("lbfgs_palette", content, painting, steps=15)
+    scores = style.evaluation.judge(result.image, content, painting)
+    assert all(scores[name] < 0.5 for name in style.evaluation.judge_networks()), scores
+    assert scores["edge similarity"] > 0.4 > style.evaluation.edge_similarity(result.image, painting)
 
 
 def test_match_colours_gives_the_reference_palette():
@@ -107,23 +107,23 @@ def test_stylize_rejects_an_unknown_optimizer_or_start():
 
 def test_edge_similarity_is_one_for_the_photo_and_low_for_another_image():
     content = viz.sample_image("grace_hopper", 64)
-    assert style_evaluation.edge_similarity(content, content) == pytest.approx(1.0)
-    assert style_evaluation.edge_similarity(viz.sample_image("waves", 64), content) < 0.3
+    assert style.evaluation.edge_similarity(content, content) == pytest.approx(1.0)
+    assert style.evaluation.edge_similarity(viz.sample_image("waves", 64), content) < 0.3
 
 
 def test_style_distance_is_zero_for_the_style_itself_in_every_judge():
     painting = viz.sample_image("strokes", 32)
-    for network in style_evaluation.judge_networks().values():
-        assert style_evaluation.style_distance(painting, painting, network) == 0.0
-        assert style_evaluation.style_distance(viz.sample_image("china", 32), painting, network) > 0.0
+    for network in style.evaluation.judge_networks().values():
+        assert style.evaluation.style_distance(painting, painting, network) == 0.0
+        assert style.evaluation.style_distance(viz.sample_image("china", 32), painting, network) > 0.0
 
 
 def test_feed_forward_training_lowers_the_style_loss():
     network = style.RandomFeatureNetwork(width=32)
-    transform = style_feedforward.TransformNetwork(width=4, residual_blocks=1)
+    transform = style.feedforward.TransformNetwork(width=4, residual_blocks=1)
     contents = [viz.sample_image("china", 48), viz.sample_image("grace_hopper", 48)]
-    history = style_feedforward.train_feedforward(transform, viz.sample_image("waves", 32), contents, network,
+    history = style.feedforward.train_feedforward(transform, viz.sample_image("waves", 32), contents, network,
                                       steps=30, batch_size=2, crop_size=32, lr=1e-2, progress=False)
     assert sum(history.style_loss[-5:]) < 0.5 * sum(history.style_loss[:5])
-    image, seconds = style_feedforward.apply_style(transform, contents[0])
+    image, seconds = style.feedforward.apply_style(transform, contents[0])
     assert image.shape == (1, 3, 48, 48) and seconds < 5.0

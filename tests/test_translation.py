@@ -3,14 +3,14 @@
 import pytest
 import torch
 
-from dcgan_course import paired_data, translation
-from dcgan_course.data import DatasetDownloadError
+from dcgan_course import translation
+from dcgan_course.data import DatasetDownloadError, paired
 from dcgan_course.train import gan_loss
 
 
 @pytest.fixture(scope="module")
 def pairs():
-    return paired_data.load_pairs("edges2digits", "train", limit=64)
+    return paired.load_pairs("edges2digits", "train", limit=64)
 
 
 def test_edges2digits_pairs_are_binary_outlines_of_labelled_digits(pairs):
@@ -22,14 +22,14 @@ def test_edges2digits_pairs_are_binary_outlines_of_labelled_digits(pairs):
 
 def test_load_pairs_rejects_unknown_task_and_bad_size():
     with pytest.raises(ValueError, match="edges2digits"):
-        paired_data.load_pairs("maps")
+        paired.load_pairs("maps")
     with pytest.raises(ValueError, match="power of two"):
-        paired_data.load_pairs(image_size=30)
+        paired.load_pairs(image_size=30)
 
 
 def test_facades_offline_without_files_gives_a_clear_error(tmp_path):
     with pytest.raises(DatasetDownloadError, match="offline"):
-        paired_data.load_pairs("facades", image_size=64, root=tmp_path, download=False)
+        paired.load_pairs("facades", image_size=64, root=tmp_path, download=False)
 
 
 def test_batches_cycle_forever_with_full_batches(pairs):
@@ -89,8 +89,8 @@ def test_psnr_and_l1_on_the_unit_scale():
 
 
 def test_quality_scorer_recognises_real_digits_and_scores_them_closer_than_noise():
-    train = paired_data.load_pairs("edges2digits", "train", limit=300)
-    test = paired_data.load_pairs("edges2digits", "test", limit=200)
+    train = paired.load_pairs("edges2digits", "train", limit=300)
+    test = paired.load_pairs("edges2digits", "test", limit=200)
     scorer = translation.quality_scorer(train)
     assert translation.class_accuracy(scorer, test.targets, test.labels) > 0.8
     assert scorer.score_images(test.targets) < scorer.score_images(torch.rand_like(test.targets) * 2 - 1)
@@ -104,6 +104,6 @@ def test_facades_files_split_into_label_map_inputs_and_photo_targets(tmp_path):
     side_by_side = torch.zeros(3, 16, 32, dtype=torch.uint8)
     side_by_side[:, :, 16:] = 255  # photo (left) black, label map (right) white
     Image.fromarray(side_by_side.permute(1, 2, 0).numpy()).save(folder / "1.jpg")
-    pairs = paired_data.load_pairs("facades", "test", image_size=8, root=tmp_path, download=False)
+    pairs = paired.load_pairs("facades", "test", image_size=8, root=tmp_path, download=False)
     assert pairs.inputs.shape == pairs.targets.shape == (1, 3, 8, 8)
     assert pairs.inputs.mean() > 0.9 and pairs.targets.mean() < -0.9

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .style import (
+from . import (
     FeatureNetwork,
     RandomFeatureNetwork,
     StyleResult,

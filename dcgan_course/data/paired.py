@@ -1,4 +1,4 @@
-"""Paired images for translation: aligned (input, target) pairs, beside ``data``'s single images.
+"""Paired images for translation: aligned (input, target) pairs, beside the package's single images.
 
 ``edges2digits`` is the offline task (Sobel outlines of the embedded digits -> the digits);
 ``facades`` (CMP Facades, label maps -> photos, as in the pix2pix paper) is downloaded once.
@@ -16,8 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import settings
-from .data import DatasetDownloadError, batch_indices, load_dataset, offline_hint, resize
+from .. import settings
+from . import DatasetDownloadError, batch_indices, load_dataset, offline_hint, resize
 
 EDGE_THRESHOLD = 0.25
 TASKS = ("edges2digits", "facades")

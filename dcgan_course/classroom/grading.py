@@ -5,7 +5,7 @@ from the reference solution (by cell id, then by order), and the notebook runs u
 ``pytest --nbval-lax`` in a subprocess with its own kernel, a per-cell time-out and an overall
 time-out as a backstop. The submissions themselves are never written to.
 
-The nbval subprocess loads ``grading_plugin`` to record each cell's outcome; the CSV and
+The nbval subprocess loads ``classroom.plugin`` to record each cell's outcome; the CSV and
 Markdown reports are written by ``grading_reports``.
 """
 
@@ -27,9 +27,9 @@ from pathlib import Path
 import nbformat
 
 from .check_cells import check_positions, restore_checks
-from .grading_kernels import KERNEL_NAME, TEMPLATE_ENV, imported_modules, warm_kernels
-from .grading_plugin import REPORT_OPTION
-from .grading_runs import PREBUILT_CALL, copy_runs, prebuilt_runs
+from .kernels import KERNEL_NAME, TEMPLATE_ENV, imported_modules, warm_kernels
+from .plugin import REPORT_OPTION
+from .runs import PREBUILT_CALL, copy_runs, prebuilt_runs
 
 DEFAULT_CELL_TIMEOUT = 120.0
 STARTUP_ALLOWANCE = 120.0
@@ -152,7 +152,8 @@ def find_submissions(submissions: Path, expected: Iterable[str]) -> list[Submiss
                                      "or put it in a folder named after the student"))
     if not handed_in and not strays:
         raise GradingError(f"no submissions in {submissions}: expected one folder per student holding "
-                           "exercises/NN_name.ipynb, or files named STUDENT__NN_name.ipynb")
+                           "NN_name.ipynb (or exercises/NN_name.ipynb), or files named "
+                           "STUDENT__NN_name.ipynb")
     expected = sorted(expected)
     return [Submission(student, notebook, notebooks.get(notebook))
             for student, notebooks in sorted(handed_in.items())
@@ -202,7 +203,7 @@ def nbval_command(notebook: Path, report: Path, options: GradingOptions, warm: b
     """The pytest command that runs one notebook under nbval (in a warm kernel) and records every cell."""
     kernel = f"--nbval-kernel-name={KERNEL_NAME}" if warm else "--nbval-current-env"
     return [sys.executable, "-m", "pytest", str(notebook), "--nbval-lax", kernel,
-            f"--nbval-cell-timeout={options.cell_timeout:g}", "-p", "dcgan_course.grading_plugin",
+            f"--nbval-cell-timeout={options.cell_timeout:g}", "-p", "dcgan_course.classroom.plugin",
             f"{REPORT_OPTION}={report}", "-p", "no:cacheprovider", "-q", "--no-header", "--tb=line",
             "-c", str(notebook.parent / "pytest.ini"), "--rootdir", str(notebook.parent)]
 

@@ -10,7 +10,7 @@ here, from the single source, keeps it right while the exercises change.
 ``nbgrader_config.py`` sets nbgrader's stub to the two lines ``make-exercises`` writes, so
 nbgrader's student version is the same as ``exercises/`` cell for cell.
 
-    python -m dcgan_course.nbgrader_export COURSE_DIR [--solutions solutions] [--assignment dcgan]
+    python -m dcgan_course.classroom.nbgrader_export COURSE_DIR [--solutions solutions] [--assignment dcgan]
 
 writes ``COURSE_DIR/source/ASSIGNMENT/NN_name.ipynb`` and ``COURSE_DIR/nbgrader_config.py``.
 """
@@ -29,7 +29,7 @@ from .check_cells import is_check
 SCHEMA_VERSION = 3
 POINTS_PER_CHECK = 1
 ASSIGNMENT = "dcgan"
-CONFIG = f'''"""nbgrader settings for the dcgan-course assignment (from dcgan_course.nbgrader_export)."""
+CONFIG = f'''"""nbgrader settings for the dcgan-course assignment (classroom.nbgrader_export)."""
 c = get_config()  # noqa: F821 (nbgrader provides it)
 c.CourseDirectory.root = "."
 c.ClearSolutions.code_stub = {{"python": {chr(10).join(STUB_LINES)!r}}}

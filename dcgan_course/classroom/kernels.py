@@ -9,7 +9,7 @@ student's code changes (globals, patched modules, files in its scratch folder) n
 can see. The template itself runs no notebook code.
 
 The Jupyter side sees an ordinary kernel: its kernelspec runs ``python -m
-dcgan_course.grading_kernels CONNECTION_FILE``, a small stand-in process that asks the template
+dcgan_course.classroom.kernels CONNECTION_FILE``, a small stand-in process that asks the template
 for a kernel, forwards interrupts to it, lives exactly as long as it does and kills it when its own
 parent dies; the kernel in turn exits when its stand-in is killed, so nbval's time-outs and the
 grader's backstop still work.

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 
-from dcgan_course import colab
+from . import colab
 
 BEGIN_MARK = "### BEGIN SOLUTION"
 END_MARK = "### END SOLUTION"

@@ -1,4 +1,4 @@
-"""The pytest plugin the grader loads into each nbval run (``-p dcgan_course.grading_plugin``).
+"""The pytest plugin the grader loads into each nbval run (``-p dcgan_course.classroom.plugin``).
 
 For every notebook cell nbval runs it appends one JSON line to the file named by
 ``--grading-report``: the cell's number, whether it passed, the first line of its error and

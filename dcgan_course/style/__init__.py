@@ -2,7 +2,8 @@
 
 Gatys et al. (2016) optimise the pixels of an image so its deep features match a content
 image while its feature correlations (Gram matrices) match a style image. Images are
-(N, 3, H, W) in [-1, 1]. The one-pass network of Johnson et al. is in ``style_feedforward``.
+(N, 3, H, W) in [-1, 1]. The one-pass network of Johnson et al. is in ``style.feedforward``;
+judging a result outside its own loss is in ``style.evaluation``.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .colab import running_on_colab
-from .models import model_device
+from ..models import model_device
+from ..settings import running_on_colab
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -297,3 +298,6 @@ def stylize(
     result.seconds = time.perf_counter() - start_time
     result.image = image.detach()
     return result
+
+
+from . import evaluation, feedforward  # noqa: E402, F401  (they build on the definitions above)

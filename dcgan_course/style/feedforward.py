@@ -1,6 +1,6 @@
 """Feed-forward style transfer (Johnson et al. 2016): a network trained to stylise in one pass.
 
-Optimisation-based transfer (``style``) solves one optimisation per image; here a transform
+Optimisation-based transfer (``style``'s ``stylize``) solves one optimisation per image; here a transform
 network is trained once, on random crops of content photos, to minimise the same content and
 style losses, and then stylises any photo with a single forward pass.
 """
@@ -15,9 +15,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import settings
-from .models import model_device
-from .style import FeatureNetwork, StyleTargets, gram_matrix, measure
+from .. import settings
+from ..models import model_device
+from . import FeatureNetwork, StyleTargets, gram_matrix, measure
 
 
 def conv_layer(in_channels: int, out_channels: int, kernel: int, stride: int = 1) -> nn.Sequential:

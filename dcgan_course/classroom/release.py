@@ -3,7 +3,8 @@
 It holds the lectures (``notebooks/``), the exercises (``exercises/``, generated afresh from
 ``solutions/`` so they cannot be stale), the ``dcgan_course`` package and what installs it. It
 leaves out ``solutions/``, the tests (they plant and name bugs next to the right code) and the
-maintainers' tooling. No notebook in it holds a solution region.
+classroom machinery (``dcgan_course/classroom/``: grading, authoring, this module). No notebook
+in it holds a solution region.
 
 The package itself still contains reference implementations: the lectures' networks and training
 loop (``models``, ``train``, ...) and the checks, which compute the right answer to compare with
@@ -18,9 +19,10 @@ from pathlib import Path
 
 from .authoring import BEGIN_MARK, make_exercises
 
-INCLUDED = ("notebooks", "dcgan_course", "pyproject.toml", "README.md", "Makefile", "environment.yml",
-            "LICENSE")
+INCLUDED = ("notebooks", "dcgan_course", "docs", "pyproject.toml", "README.md", "Makefile", "environment.yml",
+            "LICENSE")  # docs/: the README's pictures and the pages a stuck learner is sent to
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "runs", "*.egg-info")
+CLASSROOM = Path(__file__).resolve().parent.name
 NOTICE = """# Student edition
 
 This is the dcgan-course without its solutions. Start with `make lab` (or open a notebook's
@@ -31,6 +33,12 @@ fill in every `# YOUR CODE HERE` and run the check cell below it until it prints
 
 class ReleaseError(ValueError):
     """The release cannot be written (missing course files, or an output folder in the way)."""
+
+
+def without_classroom(folder: str, names: list[str]) -> set[str]:
+    """``copytree``'s ignore: build clutter everywhere, and the package's ``classroom/`` folder."""
+    ignored = set(IGNORED(folder, names))
+    return ignored | ({CLASSROOM} if Path(folder).name == "dcgan_course" else set())
 
 
 def write_release(root: Path, out: Path) -> list[Path]:
@@ -45,7 +53,7 @@ def write_release(root: Path, out: Path) -> list[Path]:
     for name in INCLUDED:
         source = root / name
         if source.is_dir():
-            shutil.copytree(source, out / name, ignore=IGNORED)
+            shutil.copytree(source, out / name, ignore=without_classroom)
         elif source.is_file():
             shutil.copy2(source, out / name)
     make_exercises(root / "solutions", out / "exercises")

@@ -3,7 +3,8 @@
 ``digits`` (scikit-learn's 8x8 handwritten digits, upsampled) ships with a dependency and is the
 offline default of fast mode and CI. ``mnist``, ``fashion-mnist``, ``cifar10`` and ``svhn`` come from
 torchvision (downloaded once into the data root; Fashion-MNIST also from Debian's
-``dataset-fashion-mnist`` package, see ``packaged_data``); ``folder:PATH`` reads your own images.
+``dataset-fashion-mnist`` package, see ``data.packaged``); ``folder:PATH`` reads your own images
+(``data.image_folder``). Paired images for translation are in ``data.paired``.
 ``course_dataset()`` is the notebooks' default: MNIST in full mode on a GPU, else digits.
 """
 
@@ -17,9 +18,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import settings
+from .. import settings
 from .image_folder import folder_arrays
-from .packaged_data import PACKAGED_DIRS, packaged_arrays, packaged_files
+from .packaged import PACKAGED_DIRS, packaged_arrays, packaged_files
 
 TORCHVISION_DATASETS = ("mnist", "fashion-mnist", "cifar10", "svhn")
 DATASET_NAMES = ("digits", *TORCHVISION_DATASETS, "folder:PATH")
@@ -200,7 +201,7 @@ def torchvision_arrays(
 
 def validate_request(name: str, split: str, image_size: int, channels: int | None) -> None:
     """Fail early, with the valid choices, on an unknown dataset, split, size or channel count."""
-    from .models import validate_image_spec
+    from ..models import validate_image_spec
 
     if name not in TORCHVISION_DATASETS and name != "digits" and not name.startswith("folder:"):
         raise ValueError(f"Unknown dataset '{name}'. Choose one of: {', '.join(DATASET_NAMES)}.")
@@ -266,3 +267,6 @@ def describe(data: ImageData) -> str:
         f"values in [{data.images.min():.2f}, {data.images.max():.2f}], "
         f"{data.num_classes} classes ({counts.min()}-{counts.max()} per class)"
     )
+
+
+from . import paired  # noqa: E402, F401  (pairs build on the single-image loaders above)

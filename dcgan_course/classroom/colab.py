@@ -8,7 +8,6 @@ notebook's badge and guard are current (``tests/test_colab.py`` runs it on every
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import nbformat
@@ -24,11 +23,6 @@ ANY_BADGE = re.compile(
     r"\[!\[Open In Colab\]\([^)\s]*\)\]\(https://colab\.research\.google\.com/github/[^)\s]*\)"
 )
 ANY_GUARD = re.compile(r'\Aimport sys\nif "google\.colab" in sys\.modules:.*(?:\n[ \t]+.*)*(?:\n|\Z)')
-
-
-def running_on_colab() -> bool:
-    """True inside a Google Colab kernel."""
-    return "google.colab" in sys.modules
 
 
 def badge_markdown(notebook_path: str, repository: str | None = None) -> str:
@@ -114,16 +108,17 @@ def course_notebooks(root: Path) -> list[Path]:
 
 def set_repo(repository: str, root: Path, module: Path | None = None) -> list[Path]:
     """Make ``repository`` the course's home in the checkout at ``root``: in its ``colab.py``
-    (``module``, by default ``root/dcgan_course/colab.py``) and in every notebook.
+    (``module``, by default ``root/dcgan_course/classroom/colab.py``) and in every notebook.
 
     Every notebook is checked before anything is written; returns the files that changed.
     """
     validate_repository(repository)
-    module = module or root / "dcgan_course" / "colab.py"
+    module = module or root / "dcgan_course" / "classroom" / "colab.py"
     paths = course_notebooks(root)
     if not module.is_file() or not paths:
-        raise FileNotFoundError(f"{root.resolve()} is not a course checkout (it needs dcgan_course/colab.py"
-                                f" and notebooks in {', '.join(NOTEBOOK_FOLDERS)}); run there or pass --root")
+        raise FileNotFoundError(f"{root.resolve()} is not a course checkout (it needs "
+                                f"dcgan_course/classroom/colab.py and notebooks in "
+                                f"{', '.join(NOTEBOOK_FOLDERS)}); run there or pass --root")
     notebooks = {path: nbformat.read(path, as_version=4) for path in paths}
     changed = [path for path, notebook in notebooks.items()
                if refresh_notebook(notebook, path.relative_to(root).as_posix(), repository)]
