@@ -10,7 +10,7 @@ recipe and epoch count are chosen by the trained D's best *validation* accuracy.
 recipe trains with every seed; per seed, pixels, a random-init D (same architecture, that seed)
 and the trained D each get the same search (layers, normalisation, ridge penalty) on validation,
 then are scored once on the test split, on that seed's label draws. The result goes into
-``benchmarks/results/probe.json`` (one entry per dataset), which README, 06 and 07 render.
+``benchmarks/results/probe.json`` (one entry per dataset), which docs/results.md, 06 and 07 render.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ import torch
 from dcgan_course import data, evaluation, improve, models, probe, settings, train
 
 RESULTS = Path(__file__).resolve().parent / "results" / "probe.json"
-README = Path(__file__).resolve().parent.parent / "README.md"
-README_MARKERS = ("<!-- benchmark: probe results (python benchmarks/probe.py --render-readme) -->",
-                  "<!-- end of benchmark results -->")
+RESULTS_PAGE = Path(__file__).resolve().parent.parent / "docs" / "results.md"
+MARKERS = ("<!-- benchmark: probe results (python benchmarks/probe.py --render) -->",
+           "<!-- end of benchmark results -->")
 
 
 def plot_results(results: dict, path: Path) -> None:
@@ -56,12 +56,12 @@ def plot_results(results: dict, path: Path) -> None:
     figure.savefig(path, dpi=80)
 
 
-def render_readme(results_path: Path = RESULTS, readme: Path = README) -> None:
-    """Rewrite the README's block between ``README_MARKERS`` from the results file."""
-    text = readme.read_text()
-    start, end = (text.index(marker) for marker in README_MARKERS)
+def render_page(results_path: Path = RESULTS, page: Path = RESULTS_PAGE) -> None:
+    """Rewrite docs/results.md's block between ``MARKERS`` from the results file."""
+    text = page.read_text()
+    start, end = (text.index(marker) for marker in MARKERS)
     report = evaluation.benchmark_report(evaluation.load_results(results_path))
-    readme.write_text(f"{text[:start]}{README_MARKERS[0]}\n{report}\n{text[end:]}")
+    page.write_text(f"{text[:start]}{MARKERS[0]}\n{report}\n{text[end:]}")
 
 
 def label_draws(labels: torch.Tensor, per_class: int, seed: int, draws: int) -> list[np.ndarray]:
@@ -120,11 +120,12 @@ def main() -> None:
     parser.add_argument("--epochs", default="2,4,6", help="snapshot epoch counts searched on validation")
     parser.add_argument("--base-width", type=int, default=32)
     parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--render-readme", action="store_true", help="only rewrite README's results block")
+    parser.add_argument("--render", action="store_true",
+                        help="only redraw probe.png and rewrite the results block of docs/results.md")
     args = parser.parse_args()
-    if args.render_readme:
+    if args.render:
         plot_results(evaluation.load_results(args.out), args.out.with_suffix(".png"))
-        return render_readme(args.out)
+        return render_page(args.out)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     start = time.perf_counter()
     pool, validation = evaluation.carve_splits(data.load_dataset(args.dataset), args.pool,
@@ -181,7 +182,7 @@ def main() -> None:
     args.out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     print(evaluation.results_table(entry))
     if args.out == RESULTS:
-        render_readme()
+        render_page()
         plot_results(results, RESULTS.with_suffix(".png"))
 
 

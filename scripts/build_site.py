@@ -85,6 +85,8 @@ def course_map(readme: Path) -> str:
     if match is None:
         raise ValueError(f"{readme} has no '## The course' section to use as the course map.")
     section = re.sub(r"\(notebooks/(\d\d_\w+)\.ipynb\)", r"(\1.html)", match.group(1))
+    # reference-style links ([01]: notebooks/01_generator.ipynb) keep the README's table rows short
+    section = re.sub(r"^(\[[^\]]+\]:\s*)notebooks/(\d\d_\w+)\.ipynb", r"\1\2.html", section, flags=re.M)
     from nbconvert.filters.markdown import markdown2html
 
     return markdown2html(section)

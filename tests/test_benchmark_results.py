@@ -1,4 +1,4 @@
-"""The committed probe benchmark and the places that show it: README, notebooks 06 and 07."""
+"""The committed probe benchmark and the places that show it: docs/results.md, notebooks 06 and 07."""
 
 from __future__ import annotations
 
@@ -27,12 +27,12 @@ def test_the_results_file_holds_seeded_comparisons_with_paired_gaps():
         assert entry["validation"] > 0 and entry["test"] > 0, "validation and test are separate splits"
 
 
-def test_the_readme_shows_exactly_the_committed_results():
-    readme = (ROOT / "README.md").read_text()
-    start = readme.index("<!-- benchmark: probe results")
-    block = readme[readme.index("\n", start) + 1: readme.index("<!-- end of benchmark results -->")]
+def test_the_results_page_shows_exactly_the_committed_results():
+    page = (ROOT / "docs" / "results.md").read_text()
+    start = page.index("<!-- benchmark: probe results")
+    block = page[page.index("\n", start) + 1: page.index("<!-- end of benchmark results -->")]
     assert block.strip() == evaluation.benchmark_report(RESULTS).strip(), \
-        "README is stale: run python benchmarks/probe.py --render-readme"
+        "docs/results.md is stale: run python benchmarks/probe.py --render"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS)
