@@ -35,9 +35,11 @@ def is_fast() -> bool:
     return os.environ.get(FAST_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def pick(fast: T, full: T) -> T:
-    """Return ``fast`` in fast mode and ``full`` otherwise: one line per scale-dependent knob."""
-    return fast if is_fast() else full
+def pick(fast: T, full: T, cpu: T | None = None) -> T:
+    """``fast`` in fast mode, else ``full`` (or ``cpu``, if given, in full mode with no GPU): one per knob."""
+    if is_fast():
+        return fast
+    return cpu if cpu is not None and get_device().type == "cpu" else full
 
 
 def get_device() -> torch.device:

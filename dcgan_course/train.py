@@ -29,6 +29,7 @@ from .precision import apply_step, autocast, grad_scaler
 ADAM_BETAS = (0.5, 0.999)
 LEARNING_RATE = 2e-4
 FIXED_NOISE_COUNT = 64
+LARGE_DATASET = 10_000  # images: above this, full mode on a CPU trains the shared GAN narrower and shorter
 
 
 def make_optimizers(
@@ -246,15 +247,18 @@ def pretrained_gan(
     """A GAN trained on ``dataset``: loaded from the run cache if present, else trained and cached.
 
     Lets any notebook start from a trained GAN without depending on another notebook having run.
+    On a CPU a large dataset (CIFAR-10) gets a narrower GAN for fewer epochs: minutes, not hours.
     """
-    epochs = epochs if epochs is not None else settings.pick(3, 20)
-    limit = settings.pick(512, None)
-    data = load_dataset(dataset, "train", image_size, limit=limit)
+    data = load_dataset(dataset, "train", image_size, limit=settings.pick(512, None))
+    large = len(data) > LARGE_DATASET
+    epochs = epochs if epochs is not None else settings.pick(3, 20, cpu=5 if large else 20)
+    base_width = settings.pick(64, 64, cpu=32 if large else 64)
     mode = "fast" if settings.is_fast() else "full"
     safe_name = dataset.replace("/", "_").replace(":", "_")
-    path = settings.runs_root() / "pretrained" / f"{safe_name}-{image_size}px-{epochs}ep-seed{seed}-{mode}"
+    path = (settings.runs_root() / "pretrained"
+            / f"{safe_name}-{image_size}px-{epochs}ep-w{base_width}-seed{seed}-{mode}")
     settings.seed_everything(seed)
-    generator, discriminator = build_gan(image_size, data.channels)
+    generator, discriminator = build_gan(image_size, data.channels, base_width=base_width)
     history = train_gan(generator, discriminator, data, epochs, seed=seed,
                         checkpoint_path=path / "checkpoint.pt", resume=True, device=device,
                         progress=progress)

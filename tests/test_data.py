@@ -248,3 +248,46 @@ def test_the_course_dataset_falls_back_to_digits_offline_and_says_so(tmp_path, m
     monkeypatch.setenv("DCGAN_COURSE_FAST", "0")
     assert course_dataset(device="cuda") == "digits"
     assert "mnist is not available, so this notebook uses the embedded 'digits'" in capsys.readouterr().out
+
+
+def cifar10_offline(monkeypatch) -> None:
+    """torchvision's CIFAR-10 download fails as it does on a machine without the network."""
+    import torchvision.datasets.cifar as cifar
+
+    def offline(*args, **kwargs):
+        raise URLError("no network")
+
+    monkeypatch.setattr(cifar, "download_and_extract_archive", offline)
+
+
+def test_the_representation_lectures_use_digits_in_fast_mode(monkeypatch):
+    from dcgan_course.data import representation_dataset
+
+    cifar10_offline(monkeypatch)  # would fail loudly if fast mode tried to load CIFAR-10
+    assert representation_dataset() == "digits"
+
+
+def test_the_representation_lectures_read_a_cifar10_folder_copy_offline(tmp_path, monkeypatch, capsys):
+    from dcgan_course.data import CIFAR10_FOLDER_ENV, representation_dataset
+
+    cifar10_offline(monkeypatch)
+    for split in ("train", "test"):
+        (tmp_path / "copy" / split / "airplane").mkdir(parents=True)
+    monkeypatch.setenv("DCGAN_COURSE_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv(CIFAR10_FOLDER_ENV, str(tmp_path / "copy"))
+    monkeypatch.setenv("DCGAN_COURSE_FAST", "0")
+    assert representation_dataset() == f"folder:{tmp_path / 'copy'}"
+    assert "CIFAR-10 from the folder copy" in capsys.readouterr().out
+
+
+def test_the_representation_lectures_fall_back_to_digits_and_say_where_a_copy_would_go(tmp_path, monkeypatch,
+                                                                                      capsys):
+    from dcgan_course.data import CIFAR10_FOLDER_ENV, representation_dataset
+
+    cifar10_offline(monkeypatch)
+    monkeypatch.setenv("DCGAN_COURSE_DATA", str(tmp_path))
+    monkeypatch.delenv(CIFAR10_FOLDER_ENV, raising=False)
+    monkeypatch.setenv("DCGAN_COURSE_FAST", "0")
+    assert representation_dataset() == "digits"
+    printed = capsys.readouterr().out
+    assert "uses the embedded 'digits'" in printed and str(tmp_path / "cifar10-images") in printed

@@ -39,3 +39,14 @@ def test_setup_prints_device_precision_and_mode(capsys):
     line = capsys.readouterr().out
     assert current.fast and current.seed == 3
     assert "device: cpu" in line and "float32" in line and "FAST" in line
+
+
+def test_pick_has_a_third_scale_for_full_mode_without_a_gpu(monkeypatch):
+    monkeypatch.setenv("DCGAN_COURSE_FAST", "1")
+    assert settings.pick("fast", "full", cpu="cpu") == "fast"
+    monkeypatch.setenv("DCGAN_COURSE_FAST", "0")
+    monkeypatch.setenv("DCGAN_COURSE_DEVICE", "cpu")
+    assert settings.pick("fast", "full", cpu="cpu") == "cpu"
+    assert settings.pick("fast", "full") == "full"  # no CPU value: full mode as before
+    monkeypatch.setenv("DCGAN_COURSE_DEVICE", "cuda")
+    assert settings.pick("fast", "full", cpu="cpu") == "full"

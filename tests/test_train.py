@@ -150,3 +150,26 @@ def test_optimizer_restore_in_place_keeps_tensors_and_rewinds_values():
         assert all(torch.equal(state[k], after_one[param][k]) for k in after_one[param])
     cuda_graph.restore_optimizer_in_place(opt_g, fresh)
     assert all(not v.any() for state in opt_g.state.values() for v in state.values())
+
+
+def test_pretrained_gan_on_a_cpu_trains_a_large_dataset_narrower_and_shorter(monkeypatch, tmp_path):
+    from dcgan_course.data import ImageData
+
+    large = ImageData(torch.zeros(train.LARGE_DATASET + 1, 3, 32, 32), torch.zeros(train.LARGE_DATASET + 1,
+                      dtype=torch.long), [str(c) for c in range(10)], "large")
+    trained = {}
+
+    def record(generator, discriminator, data, epochs, **kwargs):
+        trained.update(width=discriminator.feature_widths[0], epochs=epochs, path=kwargs["checkpoint_path"])
+        return train.History()
+
+    monkeypatch.setattr(train, "load_dataset", lambda *args, **kwargs: large)
+    monkeypatch.setattr(train, "train_gan", record)
+    monkeypatch.setenv("DCGAN_COURSE_RUNS", str(tmp_path))
+    monkeypatch.setenv("DCGAN_COURSE_FAST", "0")
+    monkeypatch.setenv("DCGAN_COURSE_DEVICE", "cpu")
+    train.pretrained_gan("large", progress=False)
+    assert (trained["width"], trained["epochs"]) == (32, 5) and "w32" in str(trained["path"])
+    monkeypatch.setenv("DCGAN_COURSE_DEVICE", "cuda")
+    train.pretrained_gan("large", progress=False, device="cpu")
+    assert (trained["width"], trained["epochs"]) == (64, 20)  # the real size where a GPU is there

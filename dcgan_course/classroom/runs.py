@@ -1,7 +1,8 @@
 """A trusted run cache for grading: the pretrained GAN is trained once, by the grader, not per notebook.
 
-Notebooks 04-06 start from ``train.pretrained_gan``, which trains a small GAN unless its checkpoint
-is in the runs folder. Each graded notebook gets a runs folder of its own in its scratch folder,
+Notebooks 04-06 start from ``train.pretrained_gan`` (04 on digits, 05-06 on
+``data.representation_dataset()``), which trains a small GAN unless its checkpoint is in the runs
+folder. Each graded notebook gets a runs folder of its own in its scratch folder,
 so without help every one of them (for every student) trains the same GAN again. The grader
 trains it once before grading, in a folder no student code ever touches, and copies it into each
 notebook's scratch runs folder: a notebook finds the checkpoint and resumes it exactly (weights and
@@ -20,7 +21,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 PREBUILT_CALL = "pretrained_gan("  # a reference notebook that calls it makes the grader prebuild
-PREBUILD = "from dcgan_course.train import pretrained_gan\npretrained_gan('digits', progress=False)"
+PREBUILD = ("from dcgan_course import data, train\n"  # 04 draws on digits; 05-06 on the representation data
+            "for name in dict.fromkeys(['digits', data.representation_dataset()]):\n"
+            "    train.pretrained_gan(name, progress=False)")
 
 
 @contextlib.contextmanager

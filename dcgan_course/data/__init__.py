@@ -5,7 +5,8 @@ offline default of fast mode and CI. ``mnist``, ``fashion-mnist``, ``cifar10`` a
 torchvision (downloaded once into the data root; Fashion-MNIST also from Debian's
 ``dataset-fashion-mnist`` package, see ``data.packaged``); ``folder:PATH`` reads your own images
 (``data.image_folder``). Paired images for translation are in ``data.paired``.
-``course_dataset()`` is the notebooks' default: MNIST in full mode on a GPU, else digits.
+``course_dataset()`` is lectures 00-03's default: MNIST in full mode on a GPU, else digits;
+``representation_dataset()`` is 04-07's: CIFAR-10 in full mode (a folder copy offline), else digits.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import os
 
 import numpy as np
 import torch
@@ -25,6 +28,7 @@ from .packaged import PACKAGED_DIRS, packaged_arrays, packaged_files
 TORCHVISION_DATASETS = ("mnist", "fashion-mnist", "cifar10", "svhn")
 DATASET_NAMES = ("digits", *TORCHVISION_DATASETS, "folder:PATH")
 SPLITS = ("train", "test")
+CIFAR10_FOLDER_ENV = "DCGAN_COURSE_CIFAR10"  # a folder copy of CIFAR-10, for machines without the download
 DIGITS_TRAIN_SIZE = 1000
 RESIZE_CHUNK = 4096
 
@@ -257,6 +261,30 @@ def course_dataset(preferred: str = "mnist", device: torch.device | str | None =
         print(f"{preferred} is not available, so this notebook uses the embedded 'digits' instead: {error}")
         return "digits"
     return preferred
+
+
+def cifar10_folder() -> Path:
+    """Where a folder copy of CIFAR-10 (``train/<class>/``, ``test/<class>/``) is looked for."""
+    return Path(os.environ.get(CIFAR10_FOLDER_ENV) or settings.data_root() / "cifar10-images").expanduser()
+
+
+def representation_dataset(device: torch.device | str | None = None) -> str:
+    """Lectures 04-07's dataset: CIFAR-10 in full mode (torchvision, else a folder copy), else digits."""
+    if settings.is_fast():
+        return "digits"
+    try:
+        load_dataset("cifar10", limit=1)  # downloads once into the data root
+        print("Representation data: CIFAR-10 from torchvision (50,000 train / 10,000 test images).")
+        return "cifar10"
+    except (OSError, ValueError) as error:
+        reason = str(error).splitlines()[0]
+    folder = cifar10_folder()
+    if (folder / "train").is_dir() and (folder / "test").is_dir():
+        print(f"Representation data: CIFAR-10 from the folder copy {folder} (torchvision's: {reason})")
+        return f"folder:{folder}"
+    print(f"CIFAR-10 is not available ({reason}); no folder copy at {folder} (set {CIFAR10_FOLDER_ENV}), "
+          "so this notebook uses the embedded 'digits', where trained and random features differ little.")
+    return "digits"
 
 
 def describe(data: ImageData) -> str:
