@@ -291,3 +291,22 @@ def test_the_representation_lectures_fall_back_to_digits_and_say_where_a_copy_wo
     assert representation_dataset() == "digits"
     printed = capsys.readouterr().out
     assert "uses the embedded 'digits'" in printed and str(tmp_path / "cifar10-images") in printed
+
+
+def test_a_folder_of_small_square_images_keeps_its_size_and_is_decoded_once(tmp_path, monkeypatch):
+    from torchvision import datasets
+
+    rng = np.random.default_rng(0)
+    for split in ("train", "test"):
+        for class_name in ("airplane", "automobile"):
+            (tmp_path / "cifar" / split / class_name).mkdir(parents=True)
+            for i in range(3):
+                pixels = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(tmp_path / "cifar" / split / class_name / f"{i}.png")
+    first = load_dataset(f"folder:{tmp_path / 'cifar'}", "test", root=tmp_path / "data")
+    stored = np.array(Image.open(tmp_path / "cifar" / "test" / "airplane" / "0.png"))
+    expected = torch.as_tensor(stored).permute(2, 0, 1)
+    assert torch.equal(first.images[0], expected.float() / 127.5 - 1.0)  # not blurred by a resize round trip
+    monkeypatch.setattr(datasets, "ImageFolder", None)  # a second load must come from the cache
+    again = load_dataset(f"folder:{tmp_path / 'cifar'}", "test", root=tmp_path / "data")
+    assert torch.equal(again.images, first.images) and again.classes == ["airplane", "automobile"]

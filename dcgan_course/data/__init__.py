@@ -235,7 +235,7 @@ def load_dataset(
         images, labels = load_digits_arrays(split)
         classes = [str(digit) for digit in range(10)]
     elif name.startswith("folder:"):
-        images, labels, classes = folder_arrays(Path(name.removeprefix("folder:")), split)
+        images, labels, classes = folder_arrays(Path(name.removeprefix("folder:")), split, root / "folder-cache")
     else:
         images, labels, classes = torchvision_arrays(name, split, root, download)
     if limit is not None and limit < len(images):
