@@ -9,7 +9,6 @@ normalised weights are written into a plain ``Discriminator``.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -62,9 +61,15 @@ def load_probe_models(path: str | Path) -> tuple[dict, models.Generator | None, 
 
 def plain_discriminator(discriminator: models.Discriminator) -> models.Discriminator:
     """A plain ``Discriminator`` with the same function: spectral norm is folded into the weights."""
-    folded = copy.deepcopy(discriminator).eval()  # eval: the normalised weight, no power-iteration update
-    for conv in [m for m in folded.modules() if nn.utils.parametrize.is_parametrized(m, "weight")]:
-        nn.utils.parametrize.remove_parametrizations(conv, "weight")
-    plain = models.Discriminator(folded.image_size, folded.channels, folded.base_width)
-    plain.load_state_dict(folded.state_dict())
+    was_training = discriminator.training
+    discriminator.eval()  # the normalised weight as it stands, without a power-iteration update
+    with torch.no_grad():
+        weights = {key: value for key, value in discriminator.state_dict().items()
+                   if ".parametrizations." not in key}
+        weights.update({f"{name}.weight": module.weight.clone()
+                        for name, module in discriminator.named_modules()
+                        if nn.utils.parametrize.is_parametrized(module, "weight")})
+    discriminator.train(was_training)
+    plain = models.Discriminator(discriminator.image_size, discriminator.channels, discriminator.base_width)
+    plain.load_state_dict(weights)
     return plain
