@@ -50,17 +50,18 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "style": {"models", "settings", "style.evaluation", "style.feedforward"},
     "style.feedforward": {"settings", "models", "style"},
     "style.evaluation": {"style"},  # judges a transfer in networks the optimisation never used
-    "checks": set(),
+    "checks": {"checks.shortcuts"},
+    "checks.shortcuts": set(),  # the off-limits list and the profile hook that refuses it: stdlib only
     "losses": set(),
     "toy": {"losses"},  # the 1-D and ring toys of the theory notebook
     "diagnostics": {"data", "latent", "metrics", "models", "train"},  # the ablation and memorisation runs
     "checks.networks": {"checks"},
     "checks.discriminator": {"checks", "checks.networks"},  # reuses the layer tracing of the generator checks
-    "checks.training": {"checks", "losses", "models"},
+    "checks.training": {"checks", "checks.shortcuts", "losses", "models"},
     "checks.latent": {"checks", "latent"},
-    "checks.representations": {"checks", "features", "improve", "models"},
+    "checks.representations": {"checks", "checks.shortcuts", "features", "improve", "models"},
     "checks.translation": {"checks", "losses", "translation"},
-    "checks.style": {"checks", "style"},
+    "checks.style": {"checks", "checks.shortcuts", "style"},
     "cli": {"data", "distributed", "metrics", "models", "improve", "probe", "settings", "style", "train",
             "translation", "viz"},  # the classroom's commands load it by name: the student edition has none
     "classroom": set(),
