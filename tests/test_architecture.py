@@ -20,7 +20,7 @@ LINE_LIMIT = 300
 LONG_MODULES = {
     "translation": 340,  # pix2pix is one idea: U-Net, PatchGAN, its loss, its loop, its evaluation
     "cli": 360,  # one small function pair per sub-command, and the loader of the classroom's commands
-    "classroom.grading": 340,  # finding, reading, running (cold or warm kernels) and scoring: one pipeline
+    "classroom.grading": 345,  # finding, reading, running (cold or warm kernels), scoring: one pipeline
     "style": 305,  # losses, feature networks and Gatys' loop; its two submodules are imported at the end
 }
 FOUNDATION = {"settings", "data", "models"}  # anything that trains may build on these
@@ -72,7 +72,8 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "classroom.kernels": set(),  # the warm-kernel template runs in the kernel's process: stdlib only
     "classroom.runs": {"settings"},  # the pretrained GAN trained once by the grader, copied per notebook
     "classroom.grading": {"settings", "classroom.check_cells", "classroom.plugin", "classroom.kernels",
-                          "classroom.runs"},
+                          "classroom.runs", "classroom.integrity"},
+    "classroom.integrity": {"classroom.check_cells"},  # hidden cells that catch rebinding, and their snapshot
     "classroom.reports": {"classroom.grading"},
     "classroom.nbgrader_export": {"classroom.authoring", "classroom.check_cells"},  # nbgrader's metadata
     "classroom.release": {"classroom.authoring"},  # the student edition: lectures, fresh exercises, package
@@ -162,8 +163,8 @@ def test_no_learner_module_imports_the_classroom() -> None:
 
 
 def test_the_classroom_modules_live_in_the_classroom_folder() -> None:
-    tools = {"authoring", "check_cells", "colab", "grading", "kernels", "nbgrader_export", "plugin",
-             "release", "reports", "runs"}
+    tools = {"authoring", "check_cells", "colab", "grading", "integrity", "kernels", "nbgrader_export",
+             "plugin", "release", "reports", "runs"}
     assert {path.stem for path in (PACKAGE / CLASSROOM).glob("*.py")} == tools | {"__init__"}
     moved = tools | {"grading_reports", "grading_plugin", "style_evaluation", "paired_data"}
     assert not any((PACKAGE / f"{name}.py").exists() for name in moved)
