@@ -72,8 +72,9 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "classroom.kernels": set(),  # the warm-kernel template runs in the kernel's process: stdlib only
     "classroom.runs": {"settings"},  # the pretrained GAN trained once by the grader, copied per notebook
     "classroom.grading": {"settings", "classroom.check_cells", "classroom.plugin", "classroom.kernels",
-                          "classroom.runs", "classroom.integrity"},
+                          "classroom.runs", "classroom.integrity", "classroom.similarity"},
     "classroom.integrity": {"classroom.check_cells"},  # hidden cells that catch rebinding, and their snapshot
+    "classroom.similarity": {"classroom.authoring", "classroom.check_cells"},  # copied-source report
     "classroom.reports": {"classroom.grading"},
     "classroom.nbgrader_export": {"classroom.authoring", "classroom.check_cells"},  # nbgrader's metadata
     "classroom.release": {"classroom.authoring"},  # the student edition: lectures, fresh exercises, package
@@ -164,7 +165,7 @@ def test_no_learner_module_imports_the_classroom() -> None:
 
 def test_the_classroom_modules_live_in_the_classroom_folder() -> None:
     tools = {"authoring", "check_cells", "colab", "grading", "integrity", "kernels", "nbgrader_export",
-             "plugin", "release", "reports", "runs"}
+             "plugin", "release", "reports", "runs", "similarity"}
     assert {path.stem for path in (PACKAGE / CLASSROOM).glob("*.py")} == tools | {"__init__"}
     moved = tools | {"grading_reports", "grading_plugin", "style_evaluation", "paired_data"}
     assert not any((PACKAGE / f"{name}.py").exists() for name in moved)

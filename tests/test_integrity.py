@@ -86,6 +86,9 @@ SETUP = "import torch\nfrom dcgan_course import checks"
 SOLVED = ("def lsgan_losses(real_outputs, fake_outputs):\n    ### BEGIN SOLUTION\n"
           "    loss_d = 0.5 * (real_outputs - 1).pow(2).mean() + 0.5 * fake_outputs.pow(2).mean()\n"
           "    return loss_d, 0.5 * (fake_outputs - 1).pow(2).mean()\n    ### END SOLUTION")
+PASTED = ("def lsgan_losses(real_outputs, fake_outputs):\n"
+          "    return (0.5 * ((real_outputs - 1) ** 2).mean() + 0.5 * (fake_outputs**2).mean(),\n"
+          "            0.5 * ((fake_outputs - 1) ** 2).mean())")
 WRONG = "def lsgan_losses(real_outputs, fake_outputs):\n    return real_outputs.sum(), fake_outputs.sum()"
 PLANTS = {
     "passed": "checks.passed = lambda *a, **k: None",
@@ -111,8 +114,8 @@ def test_grading_reports_each_planted_rebinding_as_tampered(tmp_path):
     reference, submissions = tmp_path / "solutions", tmp_path / "submissions"
     reference.mkdir()
     nbformat.write(course_notebook(SOLVED), reference / NAME)
-    students = {"honest": course_notebook(SOLVED), **{f"plant-{key}": course_notebook(WRONG, source)
-                                                       for key, source in PLANTS.items()}}
+    students = {"honest": course_notebook(SOLVED), "pasted": course_notebook(PASTED),
+                **{f"plant-{key}": course_notebook(WRONG, source) for key, source in PLANTS.items()}}
     for student, notebook in students.items():
         (submissions / student).mkdir(parents=True)
         nbformat.write(notebook, submissions / student / NAME)
@@ -121,6 +124,9 @@ def test_grading_reports_each_planted_rebinding_as_tampered(tmp_path):
                      "--jobs", "2", "--timeout", "60"]) == 0
     rows = {row["student"]: row for row in csv.DictReader(out.open(encoding="utf-8"))}
     assert (rows["honest"]["status"], rows["honest"]["checks_passed"]) == (grading.GRADED, "1")
+    assert rows["honest"]["matches"] == ""  # the same run also reports source shaped like the package's
+    assert (rows["pasted"]["status"], rows["pasted"]["checks_passed"]) == (grading.GRADED, "1")
+    assert rows["pasted"]["matches"] == "lsgan_losses matches `dcgan_course.losses.lsgan`"
     expected = {"passed": "dcgan_course.checks.passed", "check": "check_gan_losses",
                 "allclose": "torch.allclose", "name": "the name `checks`"}
     for key, name in expected.items():

@@ -14,6 +14,7 @@ Markdown reports are written by ``grading_reports``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import json
 import os
@@ -33,6 +34,7 @@ from .integrity import add_integrity_cells, integrity_positions, tampering
 from .kernels import KERNEL_NAME, TEMPLATE_ENV, imported_modules, warm_kernels
 from .plugin import REPORT_OPTION
 from .runs import PREBUILT_CALL, copy_runs, prebuilt_runs
+from .similarity import package_matches
 
 DEFAULT_CELL_TIMEOUT = 120.0
 STARTUP_ALLOWANCE = 120.0
@@ -76,6 +78,7 @@ class NotebookGrade:
     checks_total: int
     checks: tuple[CheckResult, ...] = ()
     detail: str = ""
+    matches: tuple[str, ...] = ()  # solution regions shaped like a package function, for the instructor
 
     @property
     def checks_passed(self) -> int:
@@ -332,6 +335,7 @@ def grade(submissions: Path, reference: Path, options: GradingOptions = GradingO
         def grade_one(submission: Submission) -> NotebookGrade:
             reference = references.get(submission.notebook)
             result = grade_notebook(submission, reference, options, environment, runs)
+            result = dataclasses.replace(result, matches=package_matches(submission.path, reference))
             if on_graded is not None:
                 on_graded(result)
             return result
