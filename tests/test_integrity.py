@@ -9,6 +9,8 @@ the grade is ``tampered`` while the honest copy is graded.
 from __future__ import annotations
 
 import csv
+import importlib
+import inspect
 import sys
 from pathlib import Path
 
@@ -134,3 +136,20 @@ def test_grading_reports_each_planted_rebinding_as_tampered(tmp_path):
         assert (row["status"], row["checks_passed"]) == (grading.TAMPERED, "0"), row
         assert name in row["first_error"], row
     assert "tampered" in Path(out.with_suffix(".md")).read_text(encoding="utf-8")
+
+
+def test_torchs_own_lazy_wrappers_are_not_tampering(snapshot):
+    importlib.import_module("torch._dynamo")  # wraps torch.manual_seed (in torch/_compile.py)
+    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)  # wraps the class's step, once
+    for owner, name in ((torch, "manual_seed"), (torch.optim.SGD, "step")):
+        wrapper = inspect.getattr_static(owner, name)
+        before = {name: integrity.entry(wrapper.__wrapped__, False)}  # as a kernel that had not wrapped yet
+        assert integrity.changed(before, {name: integrity.entry(wrapper, False)}) == []
+    snapshot.verify({"checks": checks}, CHECK_CALL)
+
+
+def test_a_wrapper_written_in_the_notebook_is_tampering_even_with_wrapped(snapshot, monkeypatch):
+    import functools
+
+    monkeypatch.setattr(torch, "allclose", functools.wraps(torch.allclose)(lambda *a, **k: True))
+    assert "torch.allclose" in tampered_names(snapshot)

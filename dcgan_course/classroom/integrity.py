@@ -18,7 +18,6 @@ import ast
 import contextlib
 import importlib
 import inspect
-import json
 import secrets
 import sys
 from collections.abc import Iterable, Mapping
@@ -46,12 +45,15 @@ class TamperedError(RuntimeError):
 
 # -- inside the kernel ------------------------------------------------------------------------------
 
-def entry(value: object, with_value: bool) -> tuple[object, ...]:
-    """What identifies one attribute: the object, its code and defaults, and a constant's value."""
+Entry = tuple[tuple[object, ...], object]  # (what identifies the attribute, the object itself)
+
+
+def entry(value: object, with_value: bool) -> Entry:
+    """What identifies an attribute (object, code and defaults, a constant's value), and the object."""
     code = getattr(value, "__code__", None)
     defaults = getattr(value, "__defaults__", None) if code is not None else None
     shown = repr(value) if with_value and isinstance(value, VALUE_TYPES) else None
-    return id(value), id(code) if code is not None else None, id(defaults), shown
+    return (id(value), id(code) if code is not None else None, id(defaults), shown), value
 
 
 def watched(value: object) -> bool:
@@ -59,15 +61,15 @@ def watched(value: object) -> bool:
     return callable(value) or isinstance(value, ModuleType)
 
 
-def fingerprint() -> dict[str, tuple[object, ...]]:
+def fingerprint() -> dict[str, Entry]:
     """``qualified name -> entry`` for everything the checks rely on that this kernel has imported."""
-    prints: dict[str, tuple[object, ...]] = {}
+    prints: dict[str, Entry] = {}
     course = [name for name in sys.modules if name.split(".")[0] == COURSE and ".classroom" not in name]
     for name in (*WATCHED_MODULES, *course):
         module = sys.modules.get(name)
         if not isinstance(module, ModuleType):
             continue
-        prints[f"sys.modules[{name!r}]"] = (id(module),)
+        prints[f"sys.modules[{name!r}]"] = (id(module),), module
         constants = name.startswith(f"{COURSE}.checks")
         for attribute, value in list(vars(module).items()):
             if f"{name}.{attribute}" in VOLATILE:
@@ -84,9 +86,28 @@ def fingerprint() -> dict[str, tuple[object, ...]]:
     return prints
 
 
-def changed(before: Mapping[str, tuple[object, ...]], after: Mapping[str, tuple[object, ...]]) -> list[str]:
-    """The names whose object, code, defaults or value differ (or that are gone)."""
-    return sorted(name for name, value in before.items() if after.get(name) != value)
+def changed(before: Mapping[str, Entry], after: Mapping[str, Entry]) -> list[str]:
+    """Names whose object, code, defaults or value differ (or are gone), the library's own wrappers aside."""
+    return sorted(name for name, (key, original) in before.items() if name not in after
+                  or (after[name][0] != key and not library_wrapper(after[name][1], original)))
+
+
+def library_wrapper(value: object, original: object) -> bool:
+    """True when ``value`` wraps ``original`` (via ``__wrapped__``) in code of the original's own library.
+
+    torch does so by itself: ``torch.manual_seed`` once dynamo loads, ``Optimizer.step`` at the first
+    optimiser. A wrapper written in a notebook cell is not the library's.
+    """
+    library = sys.modules.get(str(getattr(original, "__module__", None)).split(".")[0])
+    folder = getattr(library, "__file__", None)
+    code = getattr(value, "__code__", None)
+    if folder is None or code is None or not code.co_filename.startswith(folder.rsplit("/", 1)[0] + "/"):
+        return False
+    for _ in range(16):  # a chain of decorators, each with its __wrapped__
+        value = getattr(value, "__wrapped__", None)
+        if value is original or value is None:
+            return value is original
+    return False
 
 
 def check_names(namespace: Mapping[str, object], check_source: str) -> list[str]:
@@ -95,14 +116,16 @@ def check_names(namespace: Mapping[str, object], check_source: str) -> list[str]
         tree = ast.parse(check_source)
     except SyntaxError:
         return []
-    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
     wrong = []
-    for name in sorted(names):
+    for name in sorted({node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}):
         value = namespace.get(name)
-        expected = f"{COURSE}.checks" if name == "checks" else getattr(value, "__name__", None)
-        if name == "checks" and name in namespace and value is not sys.modules.get(expected):
-            wrong.append(name)
-        elif isinstance(value, ModuleType) and sys.modules.get(str(expected)) is not value:
+        if name == "checks" and name in namespace:
+            real = sys.modules.get(f"{COURSE}.checks")
+        elif isinstance(value, ModuleType):
+            real = sys.modules.get(value.__name__)
+        else:
+            continue
+        if value is not real:
             wrong.append(name)
     return wrong
 
@@ -160,7 +183,7 @@ def integrity_cell(source: str, number: int) -> nbformat.NotebookNode:
 def verify_source(store: str, check_source: str = "") -> str:
     """The hidden cell that compares the kernel with the snapshot (its store gone counts as tampering)."""
     return (f"__import__('sys').modules.get({store!r}, __import__('types').SimpleNamespace(snapshot=None))"
-            f".snapshot.verify(globals(), {json.dumps(check_source)})")
+            f".snapshot.verify(globals(), {check_source!r})")
 
 
 def add_integrity_cells(notebook: nbformat.NotebookNode, modules: Iterable[str]) -> nbformat.NotebookNode:
