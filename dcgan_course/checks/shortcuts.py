@@ -89,9 +89,10 @@ def forbidden_code(names: tuple[str, ...]) -> dict[int, str]:
 
 def shortcut_message(learner: str, name: str) -> str:
     """Why the check failed: which off-limits function the learner's code reached, and what to do."""
-    owner = "the package's own answer" if name.startswith("dcgan_course.") else "a library that does it"
-    return (f"{learner} calls `{name}`, {owner} to this exercise: it is off-limits here (the exercise's text "
-            "says so). Write it yourself, from the formula and steps above the exercise.")
+    owner = ("the package's own answer to this exercise" if name.startswith("dcgan_course.")
+             else "a library that does this exercise for you")
+    return (f"{learner} calls `{name}`, {owner}: it is off-limits here (the exercise's text says so). "
+            "Write it yourself, from the formula and steps above the exercise.")
 
 
 @contextlib.contextmanager
