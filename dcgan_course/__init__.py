@@ -40,6 +40,8 @@ notebook that teaches each module is in the last column.
 | classroom.colab | the Colab badge and install guard written into every notebook | (maintainers) |
 | classroom.check_cells | finding and restoring ``check``-tagged cells | (instructors) |
 | classroom.grading | grading submissions under nbval | (instructors) |
+| classroom.integrity | hidden cells: a notebook that rebinds the checks is ``tampered`` | (instructors) |
+| classroom.similarity | solution regions whose syntax tree is a package function's | (instructors) |
 | classroom.reports | the CSV and Markdown grade reports | (instructors) |
 | classroom.plugin | the pytest plugin that records each nbval cell | (instructors) |
 | classroom.kernels | warm kernels: heavy imports once, one forked fresh kernel per notebook | (instructors) |

@@ -20,7 +20,7 @@ LINE_LIMIT = 300
 LONG_MODULES = {
     "translation": 340,  # pix2pix is one idea: U-Net, PatchGAN, its loss, its loop, its evaluation
     "cli": 360,  # one small function pair per sub-command, and the loader of the classroom's commands
-    "classroom.grading": 340,  # finding, reading, running (cold or warm kernels) and scoring: one pipeline
+    "classroom.grading": 345,  # finding, reading, running (cold or warm kernels), scoring: one pipeline
     "style": 305,  # losses, feature networks and Gatys' loop; its two submodules are imported at the end
 }
 FOUNDATION = {"settings", "data", "models"}  # anything that trains may build on these
@@ -50,17 +50,18 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "style": {"models", "settings", "style.evaluation", "style.feedforward"},
     "style.feedforward": {"settings", "models", "style"},
     "style.evaluation": {"style"},  # judges a transfer in networks the optimisation never used
-    "checks": set(),
+    "checks": {"checks.shortcuts"},
+    "checks.shortcuts": set(),  # the off-limits list and the profile hook that refuses it: stdlib only
     "losses": set(),
     "toy": {"losses"},  # the 1-D and ring toys of the theory notebook
     "diagnostics": {"data", "latent", "metrics", "models", "train"},  # the ablation and memorisation runs
     "checks.networks": {"checks"},
     "checks.discriminator": {"checks", "checks.networks"},  # reuses the layer tracing of the generator checks
-    "checks.training": {"checks", "losses", "models"},
+    "checks.training": {"checks", "checks.shortcuts", "losses", "models"},
     "checks.latent": {"checks", "latent"},
-    "checks.representations": {"checks", "features", "improve", "models"},
+    "checks.representations": {"checks", "checks.shortcuts", "features", "improve", "models"},
     "checks.translation": {"checks", "losses", "translation"},
-    "checks.style": {"checks", "style"},
+    "checks.style": {"checks", "checks.shortcuts", "style"},
     "cli": {"data", "distributed", "metrics", "models", "improve", "probe", "settings", "style", "train",
             "translation", "viz"},  # the classroom's commands load it by name: the student edition has none
     "classroom": set(),
@@ -71,7 +72,9 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "classroom.kernels": set(),  # the warm-kernel template runs in the kernel's process: stdlib only
     "classroom.runs": {"settings"},  # the pretrained GAN trained once by the grader, copied per notebook
     "classroom.grading": {"settings", "classroom.check_cells", "classroom.plugin", "classroom.kernels",
-                          "classroom.runs"},
+                          "classroom.runs", "classroom.integrity", "classroom.similarity"},
+    "classroom.integrity": {"classroom.check_cells"},  # hidden cells that catch rebinding, and their snapshot
+    "classroom.similarity": {"classroom.authoring", "classroom.check_cells"},  # copied-source report
     "classroom.reports": {"classroom.grading"},
     "classroom.nbgrader_export": {"classroom.authoring", "classroom.check_cells"},  # nbgrader's metadata
     "classroom.release": {"classroom.authoring"},  # the student edition: lectures, fresh exercises, package
@@ -161,8 +164,8 @@ def test_no_learner_module_imports_the_classroom() -> None:
 
 
 def test_the_classroom_modules_live_in_the_classroom_folder() -> None:
-    tools = {"authoring", "check_cells", "colab", "grading", "kernels", "nbgrader_export", "plugin",
-             "release", "reports", "runs"}
+    tools = {"authoring", "check_cells", "colab", "grading", "integrity", "kernels", "nbgrader_export",
+             "plugin", "release", "reports", "runs", "similarity"}
     assert {path.stem for path in (PACKAGE / CLASSROOM).glob("*.py")} == tools | {"__init__"}
     moved = tools | {"grading_reports", "grading_plugin", "style_evaluation", "paired_data"}
     assert not any((PACKAGE / f"{name}.py").exists() for name in moved)

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from dcgan_course import features, improve, models, probe
+from dcgan_course import features, models, probe
 from dcgan_course.checks import representations as checks
 
 
@@ -36,6 +36,13 @@ def nearest_centroid(train_x, train_y, test_x, test_y):
     return float((classes[distances.argmin(1)] == test_y).mean())
 
 
+def k_plus_one_loss(labelled_logits, labels, real_logits, fake_logits):
+    """The K+1 loss written out, as a learner would (``improve.k_plus_one_loss`` is off-limits)."""
+    real_term = F.softplus(-real_logits.logsumexp(dim=1)).mean()
+    fake_term = F.softplus(fake_logits.logsumexp(dim=1)).mean()
+    return F.cross_entropy(labelled_logits, labels) + real_term + fake_term
+
+
 @pytest.mark.parametrize("check", [checks.check_pyramid_features, checks.check_probe,
                                    checks.check_k_plus_one_loss])
 def test_a_stub_fails_with_not_implemented_yet(check):
@@ -47,7 +54,7 @@ def test_reference_solutions_pass_with_one_tick_line_each(capsys):
     checks.check_pyramid_features(pyramid_features)
     checks.check_probe(nearest_centroid)
     checks.check_probe(probe.probe_accuracy)
-    checks.check_k_plus_one_loss(improve.k_plus_one_loss)
+    checks.check_k_plus_one_loss(k_plus_one_loss)
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 4 and all(line.startswith("✅") for line in lines)
 

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from .. import features, improve, models
 from . import call_learner, check_prediction, expect, expect_close, expect_shape, expect_tensor, passed
+from .shortcuts import off_limits
 
 TOLERANCE = 1e-4
 GRIDS = (1, 2, 4)
@@ -149,6 +150,7 @@ def transductive_accuracies(probe: Callable, train_x: np.ndarray, train_y: np.nd
     return together, float(sum(singles) / len(padded_y))
 
 
+@off_limits
 def check_probe(probe: Callable) -> None:
     """``probe(train_x, train_y, test_x, test_y)``: standardise on train only, no test statistics leak."""
     balanced = scale_trap(single_class_test=False)
@@ -210,6 +212,7 @@ def k_plus_one_mistakes(labelled: torch.Tensor, labels: torch.Tensor, real: torc
     }
 
 
+@off_limits
 def check_k_plus_one_loss(k_plus_one_loss: Callable) -> None:
     """``k_plus_one_loss(labelled_logits, labels, real_logits, fake_logits)``: CE + real/fake via Z/(Z+1)."""
     rng = torch.Generator().manual_seed(0)

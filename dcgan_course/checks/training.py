@@ -18,6 +18,7 @@ from torch import nn
 
 from .. import losses, models
 from . import call_learner, check_prediction, expect, expect_tensor, passed
+from .shortcuts import off_limits
 
 STEP_LEARNING_RATE = 1.0  # plain SGD with lr 1: the parameter change *is* minus the gradient
 SAME_DIRECTION = 0.99  # cosine above which two updates count as the same
@@ -87,6 +88,7 @@ def expect_float_entries(result: dict, keys: tuple[str, ...], name: str) -> None
                                                f"got {type(result[key]).__name__}.")
 
 
+@off_limits
 def check_discriminator_step(step: Callable[..., dict]) -> None:
     """``step(generator, discriminator, optimizer, real_images, noise)`` = one D update on
     BCE(D(x), 1) + BCE(D(G(z)), 0) with G held fixed; returns loss_d, d_real, d_fake."""
@@ -193,6 +195,7 @@ LOSS_MISTAKES: dict[str, dict[str, Callable[[torch.Tensor, torch.Tensor], losses
 }
 
 
+@off_limits
 def check_gan_losses(loss_pair: Callable[[torch.Tensor, torch.Tensor], tuple], kind: str) -> None:
     """``loss_pair(real_outputs, fake_outputs)`` must return (loss_d, loss_g) of the ``kind`` loss."""
     expect(kind in LOSS_MISTAKES, f"kind must be one of {sorted(LOSS_MISTAKES)}, got {kind!r}.")

@@ -5,6 +5,8 @@ from the reference solution (by cell id, then by order), and the notebook runs u
 ``pytest --nbval-lax`` in a subprocess with its own kernel, a per-cell time-out and an overall
 time-out as a backstop. The submissions themselves are never written to.
 
+Hidden cells (``classroom.integrity``) fingerprint the kernel before any learner code and compare
+before every check: a notebook whose cells rebound what the checks rely on is graded ``tampered``.
 The nbval subprocess loads ``classroom.plugin`` to record each cell's outcome; the CSV and
 Markdown reports are written by ``grading_reports``.
 """
@@ -12,6 +14,7 @@ Markdown reports are written by ``grading_reports``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import json
 import os
@@ -27,9 +30,11 @@ from pathlib import Path
 import nbformat
 
 from .check_cells import check_positions, restore_checks
+from .integrity import add_integrity_cells, integrity_positions, tampering
 from .kernels import KERNEL_NAME, TEMPLATE_ENV, imported_modules, warm_kernels
 from .plugin import REPORT_OPTION
 from .runs import PREBUILT_CALL, copy_runs, prebuilt_runs
+from .similarity import package_matches
 
 DEFAULT_CELL_TIMEOUT = 120.0
 STARTUP_ALLOWANCE = 120.0
@@ -47,6 +52,7 @@ INVALID_JSON = "invalid-json"
 NEWER_NBFORMAT = "newer-nbformat"
 INVALID_NOTEBOOK = "invalid-notebook"
 RUN_ERROR = "run-error"
+TAMPERED = "tampered"  # a learner cell rebound what the checks rely on: no check counts
 
 
 class GradingError(RuntimeError):
@@ -72,6 +78,7 @@ class NotebookGrade:
     checks_total: int
     checks: tuple[CheckResult, ...] = ()
     detail: str = ""
+    matches: tuple[str, ...] = ()  # solution regions shaped like a package function, for the instructor
 
     @property
     def checks_passed(self) -> int:
@@ -265,10 +272,11 @@ def grade_notebook(submission: Submission, reference: Path | None, options: Grad
     student_notebook, status, detail = read_submission(submission.path)
     if student_notebook is None:
         return row(status, detail, len(positions))
-    graded = restore_checks(student_notebook, reference_notebook)
-    positions = check_positions(graded)
+    code = [cell.source for cell in reference_notebook.cells if cell.cell_type == "code"]
+    graded = add_integrity_cells(restore_checks(student_notebook, reference_notebook), imported_modules(code))
+    positions, guards = check_positions(graded), integrity_positions(graded)
     code_cells = sum(cell.cell_type == "code" for cell in graded.cells)
-    if code_cells == 0:
+    if code_cells == len(guards):
         return row(GRADED, "", 0)
     with tempfile.TemporaryDirectory(prefix="dcgan-grade-") as scratch:
         notebook_path = Path(scratch) / submission.notebook
@@ -282,6 +290,9 @@ def grade_notebook(submission: Submission, reference: Path | None, options: Grad
                                                             for label in positions.values()])
     if not records:
         return row(RUN_ERROR, run_error(output), len(positions))
+    if tampered := tampering(records, guards):
+        return row(TAMPERED, tampered, len(positions), [CheckResult(label, False, tampered)
+                                                       for label in positions.values()])
     checks = [check_result(label, records.get(number)) for number, label in positions.items()]
     timed_out = any(record["timed_out"] for record in records.values())
     return row(CELL_TIMEOUT if timed_out else GRADED, "", len(positions), checks)
@@ -324,6 +335,7 @@ def grade(submissions: Path, reference: Path, options: GradingOptions = GradingO
         def grade_one(submission: Submission) -> NotebookGrade:
             reference = references.get(submission.notebook)
             result = grade_notebook(submission, reference, options, environment, runs)
+            result = dataclasses.replace(result, matches=package_matches(submission.path, reference))
             if on_graded is not None:
                 on_graded(result)
             return result

@@ -15,7 +15,8 @@ from pathlib import Path
 from .grading import BAD_NAME, GRADED, UNKNOWN, GradingOptions, NotebookGrade
 
 MARKDOWN_TEXT_LIMIT = 140
-CSV_COLUMNS = ("student", "notebook", "checks_passed", "checks_total", "score", "status", "first_error")
+CSV_COLUMNS = ("student", "notebook", "checks_passed", "checks_total", "score", "status", "first_error",
+               "matches")
 
 
 def grades_csv(grades: Sequence[NotebookGrade]) -> str:
@@ -25,7 +26,7 @@ def grades_csv(grades: Sequence[NotebookGrade]) -> str:
     writer.writerow(CSV_COLUMNS)
     for row in grades:
         writer.writerow([row.student, row.notebook, row.checks_passed, row.checks_total,
-                         f"{row.score:.1f}", row.status, row.first_error])
+                         f"{row.score:.1f}", row.status, row.first_error, "; ".join(row.matches)])
     return buffer.getvalue()
 
 
@@ -48,11 +49,18 @@ def markdown_summary(grades: Sequence[NotebookGrade], note: str = "") -> str:
         ("Per exercise", per_exercise_table(grades, course)),
         ("Per check", per_check_table(grades)),
         ("Problems and failed checks", problem_table if problems else ["None: every check passed."]),
+        ("Solutions shaped like the package's code (judge them yourself)", matches_table(grades)),
     ]
     lines = ["# Grades", "", *([note, ""] if note else [])]
     for title, table in sections:
         lines += [f"## {title}", "", *table, ""]
     return "\n".join(lines)
+
+
+def matches_table(grades: Sequence[NotebookGrade]) -> list[str]:
+    """Solution regions whose syntax tree is a package function's: copied, or the obvious one-liner."""
+    rows = [[row.student, row.notebook, match] for row in grades for match in row.matches]
+    return markdown_table(["student", "notebook", "match"], rows) if rows else ["None."]
 
 
 def per_student_table(grades: Sequence[NotebookGrade], course: Sequence[str]) -> list[str]:
