@@ -35,8 +35,9 @@ def total_variation_variants(images: torch.Tensor) -> dict[str, torch.Tensor]:
             vertical.abs().mean(),
         "only one direction counts (horizontal neighbours only): add the vertical differences":
             horizontal.abs().mean(),
-        "the differences are squared: this course's total variation is the mean *absolute* difference, "
-        "which penalises a single sharp edge less than many small wiggles":
+        "the differences are squared: this course's total variation is the mean *absolute* difference. A "
+        "square makes one sharp edge cost far more than the same rise spread over many small steps, so it "
+        "blurs edges; absolute differences charge both the same and keep edges while removing speckle":
             vertical.pow(2).mean() + horizontal.pow(2).mean(),
         "the absolute differences are summed, not averaged: the weight would then depend on the image size":
             vertical.abs().sum() + horizontal.abs().sum(),

@@ -219,7 +219,7 @@ def check_gan_losses(loss_pair: Callable[[torch.Tensor, torch.Tensor], tuple], k
                "gradient do not grow with the batch size.")
         for mistake, variant in LOSS_MISTAKES[kind].items():
             wrong = variant(real, fake)[("loss_d", "loss_g").index(role)]
-            expect(not torch.allclose(loss, wrong, atol=1e-5), f"{name}: {mistake} (theory notebook 10, §3).")
+            expect(not torch.allclose(loss, wrong, atol=1e-5), f"{name}: {mistake} (theory notebook 10, §2).")
         raise AssertionError(f"{name}: {role} is {loss.item():.4f} on seeded outputs, expected "
                              f"{expected.item():.4f}; compare with the formula above the exercise.")
     passed(f"{name}: loss_d and loss_g match the {kind} formulas on seeded outputs (values, batch means, "
