@@ -50,7 +50,7 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "style": {"models", "settings", "style.evaluation", "style.feedforward"},
     "style.feedforward": {"settings", "models", "style"},
     "style.evaluation": {"style"},  # judges a transfer in networks the optimisation never used
-    "checks": set(),
+    "checks": {"stats"},  # a verdict on a noisy prediction needs a paired 95 % interval
     "losses": set(),
     "toy": {"losses"},  # the 1-D and ring toys of the theory notebook
     "diagnostics": {"data", "latent", "metrics", "models", "train"},  # the ablation and memorisation runs
