@@ -21,6 +21,7 @@ LONG_MODULES = {
     "translation": 340,  # pix2pix is one idea: U-Net, PatchGAN, its loss, its loop, its evaluation
     "cli": 360,  # one small function pair per sub-command, and the loader of the classroom's commands
     "classroom.grading": 350,  # finding, reading, running (cold or warm kernels), scoring (predictions apart)
+    "checks.representations": 320,  # three notebooks (05-07), each prediction checking its measurement
     "style": 305,  # losses, feature networks and Gatys' loop; its two submodules are imported at the end
 }
 FOUNDATION = {"settings", "data", "models"}  # anything that trains may build on these
