@@ -125,7 +125,7 @@ SHARP, BLURRED, MIXED = [0.9, 0.8, 0.95, 0.85], [0.7, 0.6, 0.72, 0.66], [0.9, 0.
     ("pix2pix", {"pix2pix": SHARP}, "cannot judge: sharpness should map"),
     ("pix2pix", {"pix2pix": 0.9, "L1 only": 0.7}, "sharpness['pix2pix'] should hold one number per"),
 ])
-def test_sharpness_prediction_judges_image_by_image(prediction, sharpness, verdict, capsys):
+def test_sharpness_prediction_judges_start_by_start(prediction, sharpness, verdict, capsys):
     checks.check_sharpness_prediction(prediction, "L1 averages", sharpness)
     out = capsys.readouterr().out
     assert verdict in out and "✅" not in out

@@ -162,29 +162,30 @@ def check_discriminator_loss(loss_fn: Callable[..., torch.Tensor]) -> None:
 
 
 def check_sharpness_prediction(prediction: object, reason: object, sharpness: object) -> None:
-    """Commit ``prediction_sharper``; judge it only if a paired 95 % interval over held-out images excludes 0.
+    """Commit ``prediction_sharper``; judge it only if a paired 95 % interval over training starts excludes 0.
 
-    ``sharpness`` maps each model to one sharpness ratio per held-out image (the image's mean absolute
-    Laplacian over the targets' mean, same images in the same order for both models).
+    ``sharpness`` maps each model to one held-out sharpness ratio per start (both models of a start
+    share initialisation and batches). Images of one run are not independent repeats: one run can
+    favour either model by luck, so the pairs are runs.
     """
     options = ("pix2pix", "L1 only")
     commit_prediction("prediction_sharper", prediction, options, reason)
     if not isinstance(sharpness, Mapping) or not set(options) <= set(sharpness):
-        cannot_judge(f"sharpness should map each of {list(options)} to one ratio per held-out image.")
+        cannot_judge(f"sharpness should map each of {list(options)} to one ratio per start.")
         return
     gan, problem = measured_series(sharpness["pix2pix"], "sharpness['pix2pix']", 0.0, 100.0)
     l1, problem = (None, problem) if gan is None else measured_series(
         sharpness["L1 only"], "sharpness['L1 only']", 0.0, 100.0, len(gan))
     if gan is None or l1 is None:
         cannot_judge(f"{problem} A sharpness ratio is a non-negative ratio (1.0: as much fine detail as the "
-                     "targets), one per held-out image.")
+                     "targets), one per start.")
         return
     outcome, interval = paired_outcome([g - b for g, b in zip(gan, l1, strict=True)], "pix2pix", "L1 only")
-    measured = (f"pix2pix minus L1-only sharpness, image by image: {interval}; means "
+    measured = (f"pix2pix minus L1-only sharpness, start by start: {interval}; means "
                 f"{sum(gan) / len(gan):.2f} and {sum(l1) / len(l1):.2f}. ")
     if outcome is None:
-        no_verdict(measured + "The interval includes 0: in this run the two cannot be told apart "
-                   "(notebook 08, §5).")
+        no_verdict(measured + "The interval includes 0: at this length the starts disagree, so the two "
+                   "cannot be told apart yet; longer training (full mode) separates them (notebook 08, §5).")
         return
     why = ("the discriminator penalises the grey compromises that L1 alone settles for where the input "
            "leaves doubt" if outcome == "pix2pix" else
