@@ -1,7 +1,9 @@
 """Exercise checks: one function per exercise, grouped by topic (``checks.networks``, ...).
 
 A check prints a single deterministic line starting with a tick when the learner's code is
-right, and raises ``AssertionError`` with a message naming the likely bug when it is not.
+right, and raises ``AssertionError`` with a message naming the likely bug when it is not. A
+prediction check is different: it fails only on a blank, prints the committed value under its
+own mark (never the tick), then whether the run agrees, and that agreement is never graded.
 """
 
 from __future__ import annotations
