@@ -20,7 +20,8 @@ LINE_LIMIT = 300
 LONG_MODULES = {
     "translation": 340,  # pix2pix is one idea: U-Net, PatchGAN, its loss, its loop, its evaluation
     "cli": 360,  # one small function pair per sub-command, and the loader of the classroom's commands
-    "classroom.grading": 345,  # finding, reading, running (cold or warm kernels), scoring: one pipeline
+    "classroom.grading": 355,  # finding, reading, running (cold or warm kernels), scoring (predictions apart)
+    "checks.representations": 325,  # three notebooks (05-07), each prediction checking its measurement
     "style": 305,  # losses, feature networks and Gatys' loop; its two submodules are imported at the end
 }
 FOUNDATION = {"settings", "data", "models"}  # anything that trains may build on these
@@ -50,7 +51,7 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "style": {"models", "settings", "style.evaluation", "style.feedforward"},
     "style.feedforward": {"settings", "models", "style"},
     "style.evaluation": {"style"},  # judges a transfer in networks the optimisation never used
-    "checks": {"checks.shortcuts"},
+    "checks": {"stats", "checks.shortcuts"},  # a verdict on a noisy prediction needs a paired 95 % interval
     "checks.shortcuts": set(),  # the off-limits list and the profile hook that refuses it: stdlib only
     "losses": set(),
     "toy": {"losses"},  # the 1-D and ring toys of the theory notebook
@@ -75,7 +76,7 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
                           "classroom.runs", "classroom.integrity", "classroom.similarity"},
     "classroom.integrity": {"classroom.check_cells"},  # hidden cells that catch rebinding, and their snapshot
     "classroom.similarity": {"classroom.authoring", "classroom.check_cells"},  # copied-source report
-    "classroom.reports": {"classroom.grading"},
+    "classroom.reports": {"classroom.grading", "classroom.check_cells"},  # names the prediction of a check
     "classroom.nbgrader_export": {"classroom.authoring", "classroom.check_cells"},  # nbgrader's metadata
     "classroom.release": {"classroom.authoring"},  # the student edition: lectures, fresh exercises, package
 }

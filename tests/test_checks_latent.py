@@ -67,8 +67,8 @@ def test_nlerp_check_names_the_mistake(mistake, phrase):
 
 
 def test_cube_prediction_is_measured_on_seeded_uniform_codes(capsys):
-    checks.check_cube_prediction("stays inside")
+    checks.check_cube_prediction("stays inside", "slerp keeps the norm")
     out = capsys.readouterr().out
-    assert "but the run shows 'leaves the cube'" in out and "100% of 200 slerp midpoints" in out
+    assert 'it shows "leaves the cube"' in out and "100% of 200 slerp midpoints" in out
     with pytest.raises(AssertionError, match="still None"):
         checks.check_cube_prediction(None)

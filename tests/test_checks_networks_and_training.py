@@ -188,9 +188,10 @@ def test_paper_block_check_names_the_planted_bug(bug, phrases):
 def test_checkerboard_prediction_is_counted_from_stamps(capsys):
     assert networks.stamp_counts(4).unique().tolist() == [4.0]  # 2 per axis
     assert networks.stamp_counts(5).unique().tolist() == [4.0, 6.0, 9.0]  # 2 or 3 per axis
-    networks.check_checkerboard_prediction("kernel 4")
-    assert "but the run shows 'kernel 5'" in capsys.readouterr().out
-    fails_with(networks.check_checkerboard_prediction, None, "still None", "kernel 5")
+    networks.check_checkerboard_prediction("kernel 4", "even kernels tile evenly")
+    out = capsys.readouterr().out
+    assert 'the run contradicts it: it shows "kernel 5"' in out and checks.PASS_MARK not in out
+    fails_with(networks.check_checkerboard_prediction, None, "still None: not committed", "kernel 5")
 
 
 # ------------------------------------------------------------------ 01: the 28-pixel generator
@@ -289,9 +290,20 @@ def test_discriminator_28_check_names_hidden_activation_bugs(discriminator_class
 
 
 def test_receptive_field_prediction_is_measured_on_the_learners_network(capsys):
-    discriminator.check_receptive_field_prediction("the whole image", Discriminator28)
+    discriminator.check_receptive_field_prediction("the whole image", "", Discriminator28)
     out = capsys.readouterr().out
-    assert "but the run shows 'a patch'" in out and "sees 10x10" in out
+    assert 'it shows "a patch"' in out and "sees 10x10" in out and "no reason given" in out
+
+
+def test_receptive_field_prediction_cannot_judge_an_unfinished_network(capsys):
+    class Unfinished(nn.Module):
+        def __init__(self, channels: int = 1, base_width: int = 8) -> None:
+            super().__init__()
+            raise NotImplementedError
+
+    discriminator.check_receptive_field_prediction("a patch", "why", Unfinished)
+    out = capsys.readouterr().out
+    assert "cannot judge: your Discriminator28" in out and "the run" not in out
 
 
 # ------------------------------------------------------------------ 03: losses and the prediction
@@ -313,10 +325,25 @@ def test_loss_check_names_the_planted_bug(kind, mistake, phrases):
     fails_with(partial(training.check_gan_losses, kind=kind), mistake, *phrases)
 
 
-def test_vanishing_prediction_is_computed_by_autograd(capsys):
-    training.check_vanishing_prediction("non-saturating")
+def test_confident_fake_prediction_is_computed_by_autograd_on_the_learners_losses(capsys):
+    training.check_confident_fake_prediction("hinge", "bounded", lsgan_losses, hinge_losses)
     out = capsys.readouterr().out
-    assert "but the run shows 'minimax'" in out and "0.0025" in out
+    assert 'it shows "LSGAN"' in out and all(f"{slope} for {loss}" in out for slope, loss in
+                                               (("0.998", "BCE"), ("1.000", "hinge"), ("6.000", "LSGAN")))
+    assert checks.PASS_MARK not in out  # the loss checks it runs keep their pass lines to themselves
+    training.check_confident_fake_prediction("LSGAN", "squares", lsgan_losses, hinge_losses)
+    assert "the run agrees" in capsys.readouterr().out
+
+
+def test_confident_fake_prediction_cannot_judge_with_a_broken_loss(capsys):
+    def stub(real, fake):
+        raise NotImplementedError
+
+    training.check_confident_fake_prediction("LSGAN", "squares", stub, hinge_losses)
+    out = capsys.readouterr().out
+    assert "cannot judge: your lsgan_losses does not pass its check yet" in out and "the run" not in out
+    fails_with(partial(training.check_confident_fake_prediction, reason="", lsgan_losses=lsgan_losses,
+                       hinge_losses=hinge_losses), None, "prediction_confident_fake is still None")
 
 
 # ------------------------------------------------------------------ 03: the D step
@@ -370,8 +397,37 @@ def test_prediction_check_fails_on_a_blank_and_names_the_options():
     fails_with(predict, "grows", "not one of the options")
 
 
-def test_prediction_check_passes_a_wrong_guess_and_says_what_the_run_showed(capsys):
-    checks.check_prediction("prediction_norm", "shrinks", ("shrinks", "stays"), "stays", "Because.")
-    assert "but the run shows 'stays'" in capsys.readouterr().out
+def test_a_wrong_prediction_never_shows_the_pass_mark_and_says_what_the_run_showed(capsys):
+    options = ("shrinks", "stays")
+    checks.check_prediction("prediction_norm", "shrinks", options, "stays", "Because.", "a hunch")
+    out = capsys.readouterr().out
+    assert out.startswith(f'{checks.PREDICTION_MARK} prediction committed: prediction_norm = "shrinks"; '
+                          'your reason: "a hunch"')
+    assert f'{checks.CONTRADICTS_MARK} the run contradicts it: it shows "stays". Because.' in out
+    assert checks.PASS_MARK not in out
     checks.check_prediction("prediction_norm", "stays", ("shrinks", "stays"), "stays", "Because.")
-    assert "and the run agrees" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"{checks.AGREES_MARK} the run agrees. Because." in out and checks.PASS_MARK not in out
+
+
+def test_a_reason_must_be_text_and_is_kept_on_one_line(capsys):
+    checks.commit_prediction("prediction_norm", "stays", ("shrinks", "stays"), "two\nlines  of   it")
+    assert 'your reason: "two lines of it"' in capsys.readouterr().out
+    fails_with(lambda reason: checks.commit_prediction("prediction_norm", "stays", ("stays",), reason), 3,
+               "one line of text")
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    ("0.3", "should be a number"), (float("nan"), "the measurement broke"), (76.8, "check its units"),
+    (True, "should be a number"),
+])
+def test_a_broken_measurement_is_named_not_judged(value, problem):
+    number, message = checks.measured_number(value, "lead", -1.0, 1.0)
+    assert number is None and problem in message
+
+
+def test_a_paired_interval_gives_a_verdict_only_when_it_excludes_zero():
+    assert checks.paired_outcome([0.02, 0.03, 0.025, 0.028], "grows", "shrinks")[0] == "grows"
+    assert checks.paired_outcome([-0.02, -0.03, -0.025], "grows", "shrinks")[0] == "shrinks"
+    outcome, text = checks.paired_outcome([0.05, -0.03, 0.1], "grows", "shrinks", 100.0, " pp")
+    assert outcome is None and text.startswith("+4 pp ± ") and "3 paired repeats" in text

@@ -119,17 +119,21 @@ def test_pyramid_check_names_the_planted_mistake(candidate, message):
 
 @pytest.mark.parametrize("prediction, gap, verdict", [
     ("different", 0.3, "the run agrees"),
-    ("identical", 0.3, "the run shows 'different'"),
+    ("identical", 0.3, 'it shows "different"'),
     ("identical", 0.0, "the run agrees"),
+    ("identical", float("nan"), "cannot judge: feature_gap is nan"),
+    ("identical", -0.2, "cannot judge: feature_gap is -0.2, outside"),
+    ("identical", "0.3", "cannot judge: feature_gap should be a number"),
 ])
-def test_batch_prediction_passes_a_guess_and_reports_the_run(prediction, gap, verdict, capsys):
-    checks.check_batch_prediction(prediction, gap)
-    assert verdict in capsys.readouterr().out
+def test_batch_prediction_commits_a_guess_and_reports_the_run(prediction, gap, verdict, capsys):
+    checks.check_batch_prediction(prediction, "because", gap)
+    out = capsys.readouterr().out
+    assert verdict in out and "✅" not in out
 
 
 def test_batch_prediction_fails_when_blank():
-    with pytest.raises(AssertionError, match="still None"):
-        checks.check_batch_prediction(None, 0.3)
+    with pytest.raises(AssertionError, match="still None: not committed"):
+        checks.check_batch_prediction(None, "", 0.3)
 
 
 # ---------------------------------------------------------------- 06: a probe that must not leak
@@ -188,21 +192,33 @@ def test_scale_trap_defeats_a_probe_without_standardisation():
 
 
 @pytest.mark.parametrize("prediction, lead, verdict", [
-    ("grows", {10: 0.01, 1: 0.05}, "the run agrees"),
-    ("grows", {10: 0.05, 1: 0.01}, "the run shows 'shrinks'"),
+    ("grows", {10: [0.01, 0.02, 0.0], 1: [0.05, 0.07, 0.04]}, "the run agrees"),
+    ("grows", {10: [0.05, 0.07, 0.04], 1: [0.01, 0.02, 0.0]}, 'it shows "shrinks"'),
+    ("grows", {10: [0.05, -0.03, 0.0], 1: [0.1, -0.1, 0.04]}, "no verdict at this scale"),
 ])
-def test_label_budget_prediction_reports_the_run(prediction, lead, verdict, capsys):
-    checks.check_label_budget_prediction(prediction, lead)
-    assert verdict in capsys.readouterr().out
+def test_label_budget_prediction_judges_only_when_the_paired_interval_excludes_zero(prediction, lead, verdict,
+                                                                                    capsys):
+    checks.check_label_budget_prediction(prediction, "fewer labels, more geometry", lead)
+    out = capsys.readouterr().out
+    assert verdict in out and " pp" in out and "%" not in out.replace("95 %", "") and "✅" not in out
 
 
-@pytest.mark.parametrize("prediction, lead, message", [
-    (None, {10: 0.01, 1: 0.05}, "still None"),
-    ("grows", {10: 0.01}, "1 and 10 labels"),
+@pytest.mark.parametrize("lead, problem", [
+    ({10: [0.01, 0.02], 1: [76.77, 0.05]}, "outside [-1, 1]"),  # a lead in percent, as in issue 17
+    ({10: [0.01, float("nan")], 1: [0.05, 0.05]}, "the measurement broke"),
+    ({10: 0.01, 1: 0.05}, "one number per repeat"),
+    ({10: [0.01, 0.02, 0.03], 1: [0.05, 0.05]}, "pair them repeat by repeat"),
+    ({10: [0.01, 0.02]}, "should map 10 and 1"),
 ])
-def test_label_budget_prediction_fails_when_blank_or_unmeasured(prediction, lead, message):
-    with pytest.raises(AssertionError, match=message):
-        checks.check_label_budget_prediction(prediction, lead)
+def test_label_budget_prediction_cannot_judge_a_broken_measurement(lead, problem, capsys):
+    checks.check_label_budget_prediction("grows", "", lead)
+    out = capsys.readouterr().out
+    assert "cannot judge: " in out and problem in out and "the run" not in out
+
+
+def test_label_budget_prediction_fails_when_blank():
+    with pytest.raises(AssertionError, match="still None"):
+        checks.check_label_budget_prediction(None, "", {10: [0.0, 0.1], 1: [0.1, 0.2]})
 
 
 # ---------------------------------------------------------------- 07: the K+1 discriminator loss
@@ -255,18 +271,18 @@ def test_k_plus_one_check_accepts_the_explicit_fake_class_form(capsys):
 
 @pytest.mark.parametrize("prediction, changes, verdict", [
     ("real", (0.0, 0.2), "the run agrees"),
-    ("class", (0.0, 0.2), "the run shows 'real'"),
-    ("both", (0.1, 0.2), "the run agrees"),
+    ("class", (5e-8, 0.2), 'it shows "real"'),
+    ("both", (0.1, 0.2), "cannot judge: your measurement"),  # softmax cannot move under a common shift
+    ("real", (0.0, 0.0), "cannot judge: your measurement"),
+    ("real", (0.0, 2.0), "cannot judge: real_change is 2, outside [0, 1]"),
 ])
-def test_shift_prediction_reports_the_run(prediction, changes, verdict, capsys):
-    checks.check_shift_prediction(prediction, *changes)
-    assert verdict in capsys.readouterr().out
+def test_shift_prediction_checks_the_measurement_against_its_own_computation(prediction, changes, verdict,
+                                                                             capsys):
+    checks.check_shift_prediction(prediction, "softmax forgets a shift", *changes)
+    out = capsys.readouterr().out
+    assert verdict in out and "✅" not in out
 
 
-@pytest.mark.parametrize("prediction, changes, message", [
-    (None, (0.0, 0.2), "still None"),
-    ("real", (0.0, 0.0), "Neither change"),
-])
-def test_shift_prediction_fails_when_blank_or_unmeasured(prediction, changes, message):
-    with pytest.raises(AssertionError, match=message):
-        checks.check_shift_prediction(prediction, *changes)
+def test_shift_prediction_fails_when_blank():
+    with pytest.raises(AssertionError, match="still None"):
+        checks.check_shift_prediction(None, "", 0.0, 0.2)

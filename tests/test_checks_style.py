@@ -86,16 +86,19 @@ def test_style_loss_check_names_the_planted_mistake(loss_fn, message):
 
 @pytest.mark.parametrize("prediction, changes, verdict", [
     ("early", [0.5, 0.3, 0.1], "the run agrees"),
-    ("late", [0.5, 0.3, 0.1], "the run shows 'early'"),
+    ("late", [0.5, 0.3, 0.1], 'it shows "early"'),
     ("late", [0.1, 0.2, 0.3], "the run agrees"),
+    ("late", [50.0, 300.0], "cannot judge: a value of gram_changes is 300, outside"),
+    ("late", [0.5], "cannot judge: gram_changes should hold one number per repeat"),
 ])
-def test_texture_prediction_passes_a_guess_and_reports_the_run(prediction, changes, verdict, capsys):
-    checks.check_texture_prediction(prediction, changes)
-    assert verdict in capsys.readouterr().out
+def test_texture_prediction_commits_a_guess_and_reports_the_run(prediction, changes, verdict, capsys):
+    checks.check_texture_prediction(prediction, "blur removes fine detail", changes)
+    out = capsys.readouterr().out
+    assert verdict in out and "✅" not in out
 
 
 @pytest.mark.parametrize("prediction, message", [(None, "still None"), ("middle", "not one of")])
 def test_texture_prediction_fails_when_blank_or_off_the_options(prediction, message):
     with pytest.raises(AssertionError, match=message):
-        checks.check_texture_prediction(prediction, [0.5, 0.1])
+        checks.check_texture_prediction(prediction, "", [0.5, 0.1])
 

@@ -113,21 +113,25 @@ def test_the_exercise_buggy_loss_fails_the_check():
         checks.check_discriminator_loss(detached_but_still_buggy)
 
 
+SHARP, BLURRED, MIXED = [0.9, 0.8, 0.95, 0.85], [0.7, 0.6, 0.72, 0.66], [0.9, 0.5, 0.95, 0.4]
+
+
 @pytest.mark.parametrize("prediction, sharpness, verdict", [
-    ("pix2pix", {"pix2pix": 0.9, "L1 only": 0.7}, "the run agrees"),
-    ("L1 only", {"pix2pix": 0.9, "L1 only": 0.7}, "the run shows 'pix2pix'"),
-    ("pix2pix", {"pix2pix": 0.6, "L1 only": 0.7}, "the run shows 'L1 only'"),
+    ("pix2pix", {"pix2pix": SHARP, "L1 only": BLURRED}, "the run agrees"),
+    ("L1 only", {"pix2pix": SHARP, "L1 only": BLURRED}, 'it shows "pix2pix"'),
+    ("pix2pix", {"pix2pix": BLURRED, "L1 only": SHARP}, 'it shows "L1 only"'),
+    ("pix2pix", {"pix2pix": MIXED, "L1 only": BLURRED}, "no verdict at this scale"),
+    ("pix2pix", {"pix2pix": [0.9, -0.5], "L1 only": [0.7, 0.7]}, "cannot judge: a value"),
+    ("pix2pix", {"pix2pix": SHARP}, "cannot judge: sharpness should map"),
+    ("pix2pix", {"pix2pix": 0.9, "L1 only": 0.7}, "sharpness['pix2pix'] should hold one number per"),
 ])
-def test_sharpness_prediction_passes_a_guess_and_reports_the_run(prediction, sharpness, verdict, capsys):
-    checks.check_sharpness_prediction(prediction, sharpness)
-    assert verdict in capsys.readouterr().out
+def test_sharpness_prediction_judges_start_by_start(prediction, sharpness, verdict, capsys):
+    checks.check_sharpness_prediction(prediction, "L1 averages", sharpness)
+    out = capsys.readouterr().out
+    assert verdict in out and "✅" not in out
 
 
-@pytest.mark.parametrize("prediction, sharpness, message", [
-    (None, {"pix2pix": 0.9, "L1 only": 0.7}, "still None"),
-    ("both", {"pix2pix": 0.9, "L1 only": 0.7}, "not one of"),
-    ("pix2pix", {"pix2pix": 0.9}, "measured value for each"),
-])
-def test_sharpness_prediction_fails_when_blank_or_unmeasured(prediction, sharpness, message):
+@pytest.mark.parametrize("prediction, message", [(None, "still None"), ("both", "not one of")])
+def test_sharpness_prediction_fails_when_blank_or_off_the_options(prediction, message):
     with pytest.raises(AssertionError, match=message):
-        checks.check_sharpness_prediction(prediction, sharpness)
+        checks.check_sharpness_prediction(prediction, "", {"pix2pix": SHARP, "L1 only": BLURRED})

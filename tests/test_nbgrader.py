@@ -52,6 +52,15 @@ def test_solution_and_check_cells_get_nbgrader_metadata():
     assert [cell.source for cell in source.cells][1:] == [cell.source for cell in solution.cells][1:]
 
 
+def test_prediction_checks_are_zero_point_tests():
+    solution = nbformat.read(SOLUTIONS / "03_adversarial_training.ipynb", as_version=4)
+    source = nbgrader_export.nbgrader_source(solution, "03_adversarial_training.ipynb")
+    points = {cell.id: cell.metadata["nbgrader"]["points"] for cell in source.cells
+              if check_cells.is_check(cell)}
+    assert points.pop("sol03-check-confident") == 0
+    assert points and set(points.values()) == {1}
+
+
 def test_the_config_gives_nbgrader_the_stub_make_exercises_writes(tmp_path):
     nbgrader_export.write_course(SOLUTIONS, tmp_path)
     config = (tmp_path / "nbgrader_config.py").read_text(encoding="utf-8")
@@ -145,7 +154,8 @@ def test_autograde_gives_the_solutions_full_marks_and_the_blanks_zero(round_trip
     assert len(scores) == 2 * len(names)
     for name in names:
         solution = nbformat.read(round_trip["solutions"] / f"{name}.ipynb", as_version=4)
-        checks = sum(check_cells.is_check(cell) for cell in solution.cells)
+        checks = sum(check_cells.is_check(cell) and not check_cells.is_prediction(cell)  # 0-point predictions
+                     for cell in solution.cells)
         why = errors(round_trip["students"]["solved"], "solved", name)
         assert scores[f"solved/{name}"] == [checks, checks], why
         assert scores[f"blank/{name}"] == [0, checks], name

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from . import check_prediction, expect, expect_shape, passed
+from . import cannot_judge, commit_prediction, expect, expect_shape, judge_prediction, passed
 from .networks import (
     MNIST_SIZE,
     after_each_conv,
@@ -137,11 +137,10 @@ def expect_batch_aware(discriminator: nn.Module, images: torch.Tensor, name: str
     discriminator.train()
 
 
-def check_receptive_field_prediction(prediction: object,
-                                     discriminator_class: Callable[..., nn.Module]) -> None:
-    """How much of a 28x28 image one unit of the map before D's final convolution sees, by its gradient."""
-    name = "Discriminator28"
-    discriminator = build_learner_model(discriminator_class, name, channels=1, base_width=8).eval()
+def receptive_width(discriminator_class: Callable[..., nn.Module]) -> tuple[int, int]:
+    """(map size, seen width): how many input columns one centre unit before D's last convolution sees."""
+    discriminator = build_learner_model(discriminator_class, "Discriminator28", channels=1, base_width=8)
+    discriminator.eval()
     convs = [m for m in discriminator.modules() if isinstance(m, nn.Conv2d)]
     expect(len(convs) >= 2, "Discriminator28 needs at least two convolutions for this question.")
     captured: list[torch.Tensor] = []
@@ -154,11 +153,22 @@ def check_receptive_field_prediction(prediction: object,
     feature_map = captured[0]
     centre = feature_map.shape[-1] // 2
     (gradient,) = torch.autograd.grad(feature_map[0, 0, centre, centre], images)
-    seen = gradient[0].abs().sum(0) > 0
-    columns = seen.any(0).nonzero()
-    width = int(columns.max() - columns.min() + 1) if len(columns) else 0
+    columns = (gradient[0].abs().sum(0) > 0).any(0).nonzero()
+    return feature_map.shape[-1], int(columns.max() - columns.min() + 1) if len(columns) else 0
+
+
+def check_receptive_field_prediction(prediction: object, reason: object,
+                                     discriminator_class: Callable[..., nn.Module]) -> None:
+    """How much of a 28x28 image one unit of the map before D's final convolution sees, by its gradient."""
+    options = ("a patch", "the whole image")
+    commit_prediction("prediction_receptive_field", prediction, options, reason)
+    try:
+        size, width = receptive_width(discriminator_class)
+    except AssertionError as error:
+        cannot_judge(f"your Discriminator28 cannot be measured yet ({error}).")
+        return
     outcome = "the whole image" if width >= MNIST_SIZE else "a patch"
-    check_prediction("prediction_receptive_field", prediction, ("a patch", "the whole image"), outcome,
-                     f"One unit of your {feature_map.shape[-1]}-pixel map sees {width}x{width} "
-                     f"of the {MNIST_SIZE}x{MNIST_SIZE} pixels (measured by its gradient); each layer adds "
-                     "(k - 1) x jump (lecture 02, §5). Only the final convolution sees everything.")
+    judge_prediction(prediction, outcome,  # type: ignore[arg-type]
+                     f"One unit of your {size}-pixel map sees {width}x{width} of the {MNIST_SIZE}x"
+                     f"{MNIST_SIZE} pixels (measured by its gradient); each layer adds (k - 1) x jump "
+                     "(lecture 02, §5). Only the final convolution sees everything.")

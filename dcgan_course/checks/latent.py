@@ -62,7 +62,7 @@ def check_shell_radius(shell_radius: Callable[[int, str], float]) -> None:
            f"{math.sqrt(100 / 3):.3f}, and 20,000 sampled codes give {sampled:.3f}.")
 
 
-def check_cube_prediction(prediction: object) -> None:
+def check_cube_prediction(prediction: object, reason: object = "") -> None:
     """Does slerp between two uniform codes stay inside [-1, 1]^d? Measured on 200 seeded pairs, d = 100."""
     starts, ends = uniform_codes(200, 100, seed=1), uniform_codes(200, 100, seed=2)
     midpoints = torch.stack([latent.slerp(z0, z1, 0.5)[0] for z0, z1 in zip(starts, ends, strict=True)])
@@ -74,7 +74,7 @@ def check_cube_prediction(prediction: object) -> None:
                      f"{largest:.2f}): two nearly orthogonal codes are mixed with weights "
                      "sin(45°)/sin(90°) ≈ 0.71 each, so coordinates near ±1 in both ends add up to about "
                      "±1.4. Slerp keeps the norm, but uniform codes live in a cube, and G never saw "
-                     "coordinates beyond 1.")
+                     "coordinates beyond 1.", reason)
 
 
 def check_nlerp(nlerp: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]) -> None:

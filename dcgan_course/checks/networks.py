@@ -156,7 +156,7 @@ def stamp_counts(kernel: int, stride: int = 2) -> torch.Tensor:
     return counts[kernel:-kernel, kernel:-kernel]
 
 
-def check_checkerboard_prediction(prediction: object) -> None:
+def check_checkerboard_prediction(prediction: object, reason: object = "") -> None:
     """Which stride-2 kernel stamps unevenly: counted by running transposed convolutions of ones."""
     uneven = [f"kernel {k}" for k in (4, 5) if stamp_counts(k).min() != stamp_counts(k).max()]
     expect(len(uneven) == 1, f"internal error: uneven kernels {uneven}")
@@ -164,7 +164,7 @@ def check_checkerboard_prediction(prediction: object) -> None:
     check_prediction("prediction_checkerboard", prediction, ("kernel 4", "kernel 5"), uneven[0],
                      f"With stride 2 an even kernel k covers every inner pixel k/2 times per axis; kernel 5 "
                      f"covers them 2 or 3 times per axis, {counts} times in 2-D: a checkerboard G must learn "
-                     "to cancel (lecture 01, §1).")
+                     "to cancel (lecture 01, §1).", reason)
 
 
 # ---------------------------------------------------------------- 01: a 28-pixel generator

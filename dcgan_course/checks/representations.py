@@ -16,10 +16,25 @@ import torch
 import torch.nn.functional as F
 
 from .. import features, improve, models
-from . import call_learner, check_prediction, expect, expect_close, expect_shape, expect_tensor, passed
+from . import (
+    call_learner,
+    cannot_judge,
+    commit_prediction,
+    expect,
+    expect_close,
+    expect_shape,
+    expect_tensor,
+    judge_prediction,
+    measured_number,
+    measured_series,
+    no_verdict,
+    paired_outcome,
+    passed,
+)
 from .shortcuts import off_limits
 
 TOLERANCE = 1e-4
+SHIFT_NOISE = 1e-6  # float32 rounding of a softmax is about 1e-7
 GRIDS = (1, 2, 4)
 HOOKS_LECTURE = "notebook 05, section 'Forward hooks'"
 PROTOCOL_LECTURE = "notebook 05, section 'The paper's protocol'"
@@ -89,15 +104,21 @@ def check_pyramid_features(pyramid_features: Callable) -> None:
            "without gradients; hooks removed, the model back in training mode.")
 
 
-def check_batch_prediction(prediction: object, feature_gap: float) -> None:
-    """Score ``prediction_batch`` against the measured change of an image's train-mode features."""
-    outcome = "different" if feature_gap > TOLERANCE else "identical"
+def check_batch_prediction(prediction: object, reason: object, feature_gap: object) -> None:
+    """Commit ``prediction_batch``, then show the measured change of the same images' train-mode features."""
+    commit_prediction("prediction_batch", prediction, ("identical", "different"), reason)
+    gap, problem = measured_number(feature_gap, "feature_gap", 0.0, 1e6)
+    if gap is None:
+        cannot_judge(f"{problem} It should be the largest absolute difference between the two feature "
+                     "tensors of the same 8 images: a non-negative number.")
+        return
+    outcome = "different" if gap > TOLERANCE else "identical"
     why = ("in training mode BatchNorm normalises with the statistics of the batch, so the company an image "
            "keeps changes its features" if outcome == "different" else
            "this network has no layer that mixes the images of a batch")
-    check_prediction("prediction_batch", prediction, ["identical", "different"], outcome,
-                     f"The same images' features moved by up to {feature_gap:.3g}: {why}. That is why "
-                     f"features are extracted in eval mode ({HOOKS_LECTURE}).")
+    judge_prediction(prediction, outcome,  # type: ignore[arg-type]
+                     f"The same images' features moved by up to {gap:.3g}: {why}. That is why features are "
+                     f"extracted in eval mode ({HOOKS_LECTURE}).")
 
 
 # --- notebook 06: a probe that must not leak --------------------------------------------------
@@ -172,17 +193,35 @@ def check_probe(probe: Callable) -> None:
            "statistic of the test set (each test prediction independent of the others), returns a fraction.")
 
 
-def check_label_budget_prediction(prediction: object, lead: dict[int, float]) -> None:
-    """Score ``prediction_lead`` against the measured lead of D's features over pixels at 10 and 1 labels."""
-    expect(set(lead) == {1, 10}, f"lead should map 1 and 10 labels per class to a measured lead, got {lead}.")
-    outcome = "grows" if lead[1] > lead[10] else "shrinks"
-    check_prediction(
-        "prediction_lead", prediction, ["grows", "shrinks"], outcome,
-        f"The discriminator's lead over raw pixels was {lead[10]:+.1%} with 10 labels per class and "
-        f"{lead[1]:+.1%} with 1. The fewer the labels, the more the probe relies on the features' geometry "
-        "alone; with few draws in fast mode the spread is large, so run full mode before trusting the sign "
-        "(notebook 06, section 'Label efficiency').",
-    )
+def check_label_budget_prediction(prediction: object, reason: object, lead: object) -> None:
+    """Commit ``prediction_lead``, then judge it only if a paired 95 % interval over the draws excludes 0.
+
+    ``lead`` maps 10 and 1 labels per class to the discriminator's accuracy minus the pixels' on each
+    label draw (fractions, same draws for both). The change of the lead, draw by draw, decides.
+    """
+    commit_prediction("prediction_lead", prediction, ("grows", "shrinks"), reason)
+    if not isinstance(lead, dict) or set(lead) != {1, 10}:
+        cannot_judge(f"lead should map 10 and 1 labels per class to one lead per draw, got {lead!r:.80}.")
+        return
+    many, problem = measured_series(lead[10], "lead[10]", -1.0, 1.0)
+    few, problem = (None, problem) if many is None else measured_series(lead[1], "lead[1]", -1.0, 1.0,
+                                                                        len(many))
+    if many is None or few is None:
+        cannot_judge(f"{problem} A lead is a difference of two accuracies, each a fraction in [0, 1], so it "
+                     "lies in [-1, 1] (not in percent).")
+        return
+    outcome, interval = paired_outcome([f - m for f, m in zip(few, many, strict=True)], "grows", "shrinks",
+                                       scale=100.0, unit=" pp")
+    measured = (f"Going from 10 labels per class to 1, the discriminator's lead over raw pixels changed by "
+                f"{interval}: from {100 * np.mean(many):+.1f} pp to {100 * np.mean(few):+.1f} pp (percentage "
+                "points). ")
+    if outcome is None:
+        no_verdict(measured + "the interval includes 0, so these draws cannot tell grows from shrinks. More "
+                   "draws (full mode) narrow it (notebook 06, section 'Label efficiency').")
+        return
+    judge_prediction(prediction, outcome,  # type: ignore[arg-type]
+                     measured + "With fewer labels the probe leans harder on the features' geometry "
+                     "(notebook 06, section 'Label efficiency').")
 
 
 # --- notebook 07: the K+1 discriminator ------------------------------------------------------------
@@ -239,16 +278,42 @@ def check_k_plus_one_loss(k_plus_one_loss: Callable) -> None:
            "of 100.")
 
 
-def check_shift_prediction(prediction: object, class_change: float, real_change: float) -> None:
-    """Score ``prediction_shift`` against the measured changes after adding one constant to every logit."""
-    moved = [name for name, change in (("class", class_change), ("real", real_change)) if change > 1e-6]
-    expect(bool(moved), "Neither change is above zero: measure both on the same logits, once with and once "
-                        "without the added constant.")
-    outcome = "both" if len(moved) == 2 else moved[0]
-    check_prediction(
-        "prediction_shift", prediction, ["class", "real", "both"], outcome,
-        f"Adding the same constant to all K logits changed the class probabilities by up to "
-        f"{class_change:.2g} and D(x) = Z/(Z+1) by {real_change:.2g}: softmax forgets a common shift, Z "
-        "does not. In the K+1 GAN that common level is the real/fake evidence that the unlabelled images "
-        f"train ({K_PLUS_ONE_LECTURE}).",
-    )
+def shift_changes(logits: torch.Tensor, shift: float) -> tuple[float, float]:
+    """How much a common shift of all class logits moves the class probabilities and D(x) = Z/(Z+1)."""
+    shifted = logits + shift
+    class_change = (shifted.softmax(1) - logits.softmax(1)).abs().max().item()
+    real = torch.sigmoid(logits.logsumexp(1))
+    real_change = (torch.sigmoid(shifted.logsumexp(1)) - real).abs().max().item()
+    return class_change, real_change
+
+
+def shift_outcome(class_change: float, real_change: float) -> str | None:
+    """Which of class / real / both moved (None if neither did)."""
+    changes = (("class", class_change), ("real", real_change))
+    moved = [name for name, change in changes if change > SHIFT_NOISE]
+    return None if not moved else "both" if len(moved) == 2 else moved[0]
+
+
+def check_shift_prediction(prediction: object, reason: object, class_change: object,
+                           real_change: object) -> None:
+    """Commit ``prediction_shift``; seeded logits give the outcome, the learner's measurement is checked."""
+    commit_prediction("prediction_shift", prediction, ("class", "real", "both"), reason)
+    seeded_logits = 3 * torch.randn(8, 10, generator=torch.Generator().manual_seed(0))
+    own = shift_outcome(*shift_changes(seeded_logits, 3.0))
+    measured = [measured_number(value, name, 0.0, 1.0)
+                for name, value in (("class_change", class_change), ("real_change", real_change))]
+    problems = [problem for number, problem in measured if number is None]
+    if problems:
+        cannot_judge(f"{problems[0]} Both changes are differences of probabilities: numbers in [0, 1].")
+        return
+    classes, real = (number for number, _ in measured)
+    if shift_outcome(classes, real) != own:  # type: ignore[arg-type]
+        cannot_judge(f"your measurement (class probabilities moved by {classes:.2g}, D(x) by {real:.2g}) "
+                     "disagrees with the same computation on seeded logits: add one constant to *all* K "
+                     "logits of each image, and compare softmax with softmax and Z/(Z+1) with Z/(Z+1).")
+        return
+    judge_prediction(prediction, own,  # type: ignore[arg-type]
+                     f"Adding the same constant to all K logits changed the class probabilities by up to "
+                     f"{classes:.2g} and D(x) = Z/(Z+1) by {real:.2g}: softmax forgets a common shift, Z "
+                     "does not. In the K+1 GAN that common level is the real/fake evidence that the "
+                     f"unlabelled images train ({K_PLUS_ONE_LECTURE}).")

@@ -13,7 +13,16 @@ import torch
 import torch.nn.functional as F
 
 from ..style import gram_matrix
-from . import call_learner, check_prediction, expect, expect_tensor, passed
+from . import (
+    call_learner,
+    cannot_judge,
+    commit_prediction,
+    expect,
+    expect_tensor,
+    judge_prediction,
+    measured_series,
+    passed,
+)
 from .shortcuts import off_limits
 
 RTOL = 1e-4
@@ -36,8 +45,9 @@ def total_variation_variants(images: torch.Tensor) -> dict[str, torch.Tensor]:
             vertical.abs().mean(),
         "only one direction counts (horizontal neighbours only): add the vertical differences":
             horizontal.abs().mean(),
-        "the differences are squared: this course's total variation is the mean *absolute* difference, "
-        "which penalises a single sharp edge less than many small wiggles":
+        "the differences are squared: this course's total variation is the mean *absolute* difference. A "
+        "square makes one sharp edge cost far more than the same rise spread over many small steps, so it "
+        "blurs edges; absolute differences charge both the same and keep edges while removing speckle":
             vertical.pow(2).mean() + horizontal.pow(2).mean(),
         "the absolute differences are summed, not averaged: the weight would then depend on the image size":
             vertical.abs().sum() + horizontal.abs().sum(),
@@ -123,17 +133,19 @@ def check_style_loss(loss_fn: Callable[..., torch.Tensor]) -> None:
     passed("style loss: mean squared difference of normalised Gram matrices, summed over the 3 style layers.")
 
 
-def check_texture_prediction(prediction: object, gram_changes: Sequence[float]) -> None:
-    """Score ``prediction_texture`` against the measured change of each layer's Gram matrix under blur."""
-    expect(len(gram_changes) >= 2,
-           "gram_changes should hold one relative change per style layer, early to late.")
-    outcome = "early" if gram_changes[0] > gram_changes[-1] else "late"
-    changes = ", ".join(f"{change:.2f}" for change in gram_changes)
+def check_texture_prediction(prediction: object, reason: object, gram_changes: object) -> None:
+    """Commit ``prediction_texture``, then show the measured change of each layer's Gram matrix under blur."""
+    commit_prediction("prediction_texture", prediction, ("early", "late"), reason)
+    changes, problem = measured_series(gram_changes, "gram_changes", 0.0, 100.0)
+    if changes is None:
+        cannot_judge(f"{problem} It should hold one relative change |G_blurred - G| / |G| per style layer, "
+                     "early to late: non-negative ratios, not percentages.")
+        return
+    outcome = "early" if changes[0] > changes[-1] else "late"
+    listed = ", ".join(f"{change:.2f}" for change in changes)
     why = ("fine texture lives in small neighbourhoods: the early, full-resolution filters see it, the "
            "late, coarse ones average over it" if outcome == "early" else
            "this style image has little fine texture, so its coarse structure dominated; try another style")
-    check_prediction(
-        "prediction_texture", prediction, ["early", "late"], outcome,
-        f"Blurring changed the Gram matrices by {changes} (early to late layer): {why}. That is why style "
-        "losses read several layers (notebook 09, section 1).",
-    )
+    judge_prediction(prediction, outcome,  # type: ignore[arg-type]
+                     f"Blurring changed the Gram matrices by {listed} (early to late layer): {why}. That is "
+                     "why style losses read several layers (notebook 09, §1).")

@@ -1,5 +1,5 @@
 """Checks for the training exercises (notebook 03): LSGAN and hinge losses, a repaired D step,
-and the prediction about which generator loss saturates.
+and the prediction about which D loss pushes hardest on a fake that D confidently calls real.
 
 The loss checks compare values and gradients on seeded outputs with ``losses`` and name the
 variant a learner's version matches. The step check runs the learner's step with plain SGD
@@ -9,6 +9,8 @@ compares it with the gradient of the intended loss; the cosine names the likely 
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import losses, models
-from . import call_learner, check_prediction, expect, expect_tensor, passed
+from . import call_learner, cannot_judge, commit_prediction, expect, expect_tensor, judge_prediction, passed
 from .shortcuts import off_limits
 
 STEP_LEARNING_RATE = 1.0  # plain SGD with lr 1: the parameter change *is* minus the gradient
@@ -222,24 +224,45 @@ def check_gan_losses(loss_pair: Callable[[torch.Tensor, torch.Tensor], tuple], k
                "gradient do not grow with the batch size.")
         for mistake, variant in LOSS_MISTAKES[kind].items():
             wrong = variant(real, fake)[("loss_d", "loss_g").index(role)]
-            expect(not torch.allclose(loss, wrong, atol=1e-5), f"{name}: {mistake} (theory notebook 10, §3).")
+            expect(not torch.allclose(loss, wrong, atol=1e-5), f"{name}: {mistake} (theory notebook 10, §2).")
         raise AssertionError(f"{name}: {role} is {loss.item():.4f} on seeded outputs, expected "
                              f"{expected.item():.4f}; compare with the formula above the exercise.")
     passed(f"{name}: loss_d and loss_g match the {kind} formulas on seeded outputs (values, batch means, "
            "differentiable).")
 
 
-def check_vanishing_prediction(prediction: object) -> None:
-    """Which generator loss gives G (almost) no gradient when D confidently rejects a fake: by autograd."""
-    logit = torch.tensor([-6.0], requires_grad=True)  # D is sure: σ(-6) ≈ 0.0025
-    slopes = {}
-    for option, loss in (("minimax", losses.minimax_generator_loss(logit)),
-                         ("non-saturating", losses.bce(logit.detach(), logit)[1])):
-        (gradient,) = torch.autograd.grad(loss, logit)
-        slopes[option] = abs(gradient.item())
-    outcome = min(slopes, key=slopes.get)
-    check_prediction("prediction_vanishing", prediction, tuple(slopes), outcome,
-                     f"At D(G(z)) = σ(-6) ≈ 0.002 the slope with respect to D's logit is "
-                     f"{slopes['minimax']:.4f} for log(1 - D(G(z))) and {slopes['non-saturating']:.4f} for "
-                     "-log D(G(z)): same fixed point, but only the non-saturating loss teaches a losing G "
-                     "(lecture 03, §1).")
+CONFIDENT_LOGIT = 6.0  # D calls a fake real with σ(6) ≈ 0.998
+
+
+def fake_logit_slope(loss_pair: Callable[[torch.Tensor, torch.Tensor], tuple], name: str) -> float:
+    """|∂ loss_d / ∂ d_fake| for one fake that D scores +6 (a real scored +1 beside it), by autograd."""
+    real, fake = torch.tensor([1.0]), torch.tensor([CONFIDENT_LOGIT], requires_grad=True)
+    result = call_learner(name, f"{name}(real_outputs, fake_outputs)", loss_pair, real, fake)
+    expect(isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], torch.Tensor)
+           and result[0].requires_grad, f"{name} should return (loss_d, loss_g) as tensors with gradients.")
+    (gradient,) = torch.autograd.grad(result[0], fake)
+    return abs(gradient.item())
+
+
+def check_confident_fake_prediction(prediction: object, reason: object,
+                                    lsgan_losses: Callable[[torch.Tensor, torch.Tensor], tuple],
+                                    hinge_losses: Callable[[torch.Tensor, torch.Tensor], tuple]) -> None:
+    """Which D loss pushes hardest on a fake D confidently calls real: by autograd on the learner's losses."""
+    options = ("BCE", "LSGAN", "hinge")
+    commit_prediction("prediction_confident_fake", prediction, options, reason)
+    slopes = {"BCE": fake_logit_slope(losses.bce, "losses.bce")}
+    for option, kind, loss_pair in (("LSGAN", "lsgan", lsgan_losses), ("hinge", "hinge", hinge_losses)):
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):  # its pass line belongs to its own check cell
+                check_gan_losses(loss_pair, kind)
+            slopes[option] = fake_logit_slope(loss_pair, f"{kind}_losses")
+        except AssertionError as error:
+            cannot_judge(f"your {kind}_losses does not pass its check yet ({error}). Fix it, rerun its cell "
+                         "and this check.")
+            return
+    judge_prediction(prediction, max(slopes, key=slopes.get),  # type: ignore[arg-type]
+                     f"At d_fake = +{CONFIDENT_LOGIT:g} the slope of D's loss is {slopes['BCE']:.3f} for BCE "
+                     f"(σ(d) saturates at 1), {slopes['hinge']:.3f} for hinge (a constant 1 while "
+                     f"d > -1) and {slopes['LSGAN']:.3f} for LSGAN (it grows with d): the squares punish a "
+                     "confident mistake hardest, BCE and hinge cap the push at 1. Theory notebook 10, §2 "
+                     "shows the same shapes for G's losses.")

@@ -3,22 +3,51 @@
 A learner can edit or delete a check cell; the grader restores every check from a reference
 copy (by cell id, else by order, else by inserting it where it was) before the notebook runs,
 so only the reference's checks count.
+
+A check cell also tagged ``prediction`` records a committed prediction, not correctness: the
+grader reads the committed value and the learner's reason from the line it prints
+(``checks.commit_prediction``) and never counts it towards the score.
 """
 
 from __future__ import annotations
 
 import copy
+import json
+import re
 from collections.abc import Sequence
 
 import nbformat
 
 CHECK_TAG = "check"
+PREDICTION_TAG = "prediction"
+COMMITMENT = re.compile(r'^🔶 prediction committed: (?P<name>\w+) = (?P<value>"(?:[^"\\]|\\.)*"); '
+                        r'your reason: (?P<reason>"(?:[^"\\]|\\.)*")$', re.MULTILINE)
+PREDICTION_NAME = re.compile(r"\bprediction_\w+")
 
 
 def is_check(cell: nbformat.NotebookNode) -> bool:
     """True for a code cell tagged ``check``."""
     tags = cell.get("metadata", {}).get("tags", [])
     return cell.get("cell_type") == "code" and isinstance(tags, list) and CHECK_TAG in tags
+
+
+def is_prediction(cell: nbformat.NotebookNode) -> bool:
+    """True for a check cell that records a prediction (tagged ``check`` and ``prediction``)."""
+    return is_check(cell) and PREDICTION_TAG in cell.metadata.get("tags", [])
+
+
+def read_commitment(output: str) -> tuple[str, str, str] | None:
+    """(variable, committed value, reason) from a prediction check's printed line; None without one."""
+    match = COMMITMENT.search(output)
+    if match is None:
+        return None
+    return match["name"], str(json.loads(match["value"])), json.loads(match["reason"])
+
+
+def prediction_name(label: str) -> str:
+    """The prediction variable a check cell's label names (``prediction_...``), else the label itself."""
+    match = PREDICTION_NAME.search(label)
+    return match.group(0) if match else label
 
 
 def check_label(cell: nbformat.NotebookNode) -> str:
@@ -84,3 +113,9 @@ def check_positions(notebook: nbformat.NotebookNode) -> dict[int, str]:
     """The check cells by their nbval number (the index among code cells), with their labels."""
     code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
     return {number: check_label(cell) for number, cell in enumerate(code_cells) if is_check(cell)}
+
+
+def prediction_positions(notebook: nbformat.NotebookNode) -> set[int]:
+    """The nbval numbers of the check cells that record predictions."""
+    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    return {number for number, cell in enumerate(code_cells) if is_prediction(cell)}

@@ -8,7 +8,8 @@ time-out as a backstop. The submissions themselves are never written to.
 Hidden cells (``classroom.integrity``) fingerprint the kernel before any learner code and compare
 before every check: a notebook whose cells rebound what the checks rely on is graded ``tampered``.
 The nbval subprocess loads ``classroom.plugin`` to record each cell's outcome; the CSV and
-Markdown reports are written by ``grading_reports``.
+Markdown reports are written by ``grading_reports``. Prediction checks (tagged ``prediction``) are
+recorded apart: committed or not, with the learner's reason, and never in the score.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import nbformat
 
-from .check_cells import check_positions, restore_checks
+from .check_cells import check_positions, prediction_positions, read_commitment, restore_checks
 from .integrity import add_integrity_cells, integrity_positions, tampering
 from .kernels import KERNEL_NAME, TEMPLATE_ENV, imported_modules, warm_kernels
 from .plugin import REPORT_OPTION
@@ -61,11 +62,14 @@ class GradingError(RuntimeError):
 
 @dataclass(frozen=True)
 class CheckResult:
-    """One check cell's outcome in one submission."""
+    """One check cell's outcome in one submission; a prediction's carries what was committed, and why."""
 
     label: str
     passed: bool
     error: str = ""
+    prediction: bool = False
+    committed: str = ""  # the committed value ("" when not committed)
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -82,8 +86,13 @@ class NotebookGrade:
 
     @property
     def checks_passed(self) -> int:
-        """How many checks passed."""
-        return sum(check.passed for check in self.checks)
+        """How many correctness checks passed (predictions never count)."""
+        return sum(check.passed for check in self.checks if not check.prediction)
+
+    @property
+    def predictions(self) -> tuple[CheckResult, ...]:
+        """The prediction checks, committed or not."""
+        return tuple(check for check in self.checks if check.prediction)
 
     @property
     def score(self) -> float:
@@ -93,7 +102,8 @@ class NotebookGrade:
     @property
     def first_error(self) -> str:
         """Why the notebook lost marks: the status detail, else the first failed check's error."""
-        failed = [f"{check.label}: {check.error}" for check in self.checks if not check.passed]
+        failed = [f"{check.label}: {check.error}" for check in self.checks if not check.passed
+                  and not check.prediction]
         return self.detail or (failed[0] if failed else "")
 
 
@@ -266,15 +276,16 @@ def grade_notebook(submission: Submission, reference: Path | None, options: Grad
     if reference is None:
         return row(UNKNOWN, f"{submission.notebook} is not a course exercise")
     reference_notebook = nbformat.read(reference, as_version=4)
-    positions = check_positions(reference_notebook)
+    total = len(check_positions(reference_notebook)) - len(prediction_positions(reference_notebook))
     if submission.path is None:
-        return row(MISSING, f"{submission.notebook} was not handed in", len(positions))
+        return row(MISSING, f"{submission.notebook} was not handed in", total)
     student_notebook, status, detail = read_submission(submission.path)
     if student_notebook is None:
-        return row(status, detail, len(positions))
+        return row(status, detail, total)
     code = [cell.source for cell in reference_notebook.cells if cell.cell_type == "code"]
     graded = add_integrity_cells(restore_checks(student_notebook, reference_notebook), imported_modules(code))
     positions, guards = check_positions(graded), integrity_positions(graded)
+    predictions = prediction_positions(graded)
     code_cells = sum(cell.cell_type == "code" for cell in graded.cells)
     if code_cells == len(guards):
         return row(GRADED, "", 0)
@@ -286,23 +297,29 @@ def grade_notebook(submission: Submission, reference: Path | None, options: Grad
             backstop = options.cell_timeout * (code_cells + 1) + STARTUP_ALLOWANCE
             records, output = run_nbval(notebook_path, options, backstop, environment)
         except TimeoutError as error:
-            return row(TIMEOUT, str(error), len(positions), [CheckResult(label, False, str(error))
-                                                            for label in positions.values()])
+            return row(TIMEOUT, str(error), total, [CheckResult(label, False, str(error), n in predictions)
+                                                   for n, label in positions.items()])
     if not records:
-        return row(RUN_ERROR, run_error(output), len(positions))
+        return row(RUN_ERROR, run_error(output), total)
     if tampered := tampering(records, guards):
-        return row(TAMPERED, tampered, len(positions), [CheckResult(label, False, tampered)
-                                                       for label in positions.values()])
-    checks = [check_result(label, records.get(number)) for number, label in positions.items()]
+        return row(TAMPERED, tampered, total, [CheckResult(label, False, tampered, number in predictions)
+                                               for number, label in positions.items()])
+    checks = [check_result(label, records.get(number), number in predictions)
+              for number, label in positions.items()]
     timed_out = any(record["timed_out"] for record in records.values())
-    return row(CELL_TIMEOUT if timed_out else GRADED, "", len(positions), checks)
+    return row(CELL_TIMEOUT if timed_out else GRADED, "", total, checks)
 
 
-def check_result(label: str, record: dict | None) -> CheckResult:
-    """Turn nbval's record of a check cell (None if it never ran) into a result."""
+def check_result(label: str, record: dict | None, prediction: bool = False) -> CheckResult:
+    """nbval's record of a check cell (None: never ran) as a result; a prediction's with its commitment."""
     if record is None:
-        return CheckResult(label, False, "did not run (the kernel stopped before this cell)")
-    return CheckResult(label, record["passed"], record["error"])
+        return CheckResult(label, False, "did not run (the kernel stopped before this cell)", prediction)
+    if not prediction or not record["passed"]:
+        return CheckResult(label, record["passed"], record["error"], prediction)
+    commitment = read_commitment(record.get("stdout", ""))
+    if commitment is None:
+        return CheckResult(label, False, "printed no committed prediction", prediction)
+    return CheckResult(label, True, "", prediction, commitment[1], commitment[2])
 
 
 def run_error(output: str) -> str:

@@ -2,10 +2,10 @@
 
 The solution markup is already nbgrader's (``### BEGIN SOLUTION`` ... ``### END SOLUTION``); what
 nbgrader also needs is cell metadata: every cell with a solution region is a *solution cell*,
-every ``check``-tagged cell a locked *autograder test* worth one point. A check passes when it
-runs without error, so a prediction scores as ``docs/for_instructors.md`` says: a committed
-prediction, right or wrong, earns its check; one left at ``None`` does not. Writing the metadata
-here, from the single source, keeps it right while the exercises change.
+every ``check``-tagged cell a locked *autograder test*, worth one point when it checks correctness
+and zero when it records a prediction (tagged ``prediction`` too): a prediction is never graded, so
+it can neither earn nor cost points (``docs/for_instructors.md``, "How predictions count"). Writing
+the metadata here, from the single source, keeps it right while the exercises change.
 
 ``nbgrader_config.py`` sets nbgrader's stub to the two lines ``make-exercises`` writes, so
 nbgrader's student version is the same as ``exercises/`` cell for cell.
@@ -24,10 +24,11 @@ from pathlib import Path
 import nbformat
 
 from .authoring import STUB_LINES, has_solution, make_exercise, notebook_text, solution_notebooks
-from .check_cells import is_check
+from .check_cells import is_check, is_prediction
 
 SCHEMA_VERSION = 3
 POINTS_PER_CHECK = 1
+POINTS_PER_PREDICTION = 0  # shown in nbgrader's feedback, never in the score
 ASSIGNMENT = "dcgan"
 CONFIG = f'''"""nbgrader settings for the dcgan-course assignment (classroom.nbgrader_export)."""
 c = get_config()  # noqa: F821 (nbgrader provides it)
@@ -37,10 +38,11 @@ c.ClearSolutions.code_stub = {{"python": {chr(10).join(STUB_LINES)!r}}}
 
 
 def nbgrader_metadata(cell: nbformat.NotebookNode) -> dict | None:
-    """nbgrader's metadata for one cell: a solution cell, a locked one-point test, or none."""
+    """nbgrader's metadata for one cell: a solution cell, a locked test (a prediction's worth 0), or none."""
     base = {"schema_version": SCHEMA_VERSION, "grade_id": cell.get("id"), "task": False}
     if is_check(cell):
-        return {**base, "grade": True, "solution": False, "locked": True, "points": POINTS_PER_CHECK}
+        points = POINTS_PER_PREDICTION if is_prediction(cell) else POINTS_PER_CHECK
+        return {**base, "grade": True, "solution": False, "locked": True, "points": points}
     if cell.cell_type == "code" and has_solution(cell.source):
         return {**base, "grade": False, "solution": True, "locked": False}
     return None

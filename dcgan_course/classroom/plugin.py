@@ -2,7 +2,9 @@
 
 For every notebook cell nbval runs it appends one JSON line to the file named by
 ``--grading-report``: the cell's number, whether it passed, the first line of its error and
-whether it timed out. It imports neither torch nor the course, so it costs the run nothing.
+whether it timed out; for a ``check``-tagged cell also what it printed (a prediction check prints
+the committed value and reason there). It imports neither torch nor the course, so it costs the run
+nothing.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ if TYPE_CHECKING:
     import pytest
 
 REPORT_OPTION = "--grading-report"
+CHECK_TAG = "check"  # classroom.check_cells.CHECK_TAG; repeated so this plugin imports nothing
+STDOUT_LIMIT = 2000  # characters of a check cell's output kept in the record
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -29,8 +33,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> None:
     error = "" if call.excinfo is None else cell_error(item, call.excinfo.value)
     record = {"cell": item.cell_num, "passed": call.excinfo is None, "error": error,
               "timed_out": error.startswith("Timeout")}
+    if CHECK_TAG in getattr(item, "cell", {}).get("metadata", {}).get("tags", []):
+        record["stdout"] = cell_stdout(item)
     with open(path, "a", encoding="utf-8") as report:
         report.write(json.dumps(record) + "\n")
+
+
+def cell_stdout(item: pytest.Item) -> str:
+    """What a cell printed to stdout (its first ``STDOUT_LIMIT`` characters)."""
+    outputs = getattr(item, "test_outputs", None) or []
+    text = "".join(str(output.get("text", "")) for output in outputs
+                   if output.get("output_type") == "stream" and output.get("name") == "stdout")
+    return text[:STDOUT_LIMIT]
 
 
 def cell_error(item: pytest.Item, exception: BaseException) -> str:

@@ -1,7 +1,9 @@
 """Grade reports: one CSV row per student and notebook, and a Markdown summary for people.
 
 The summary has a table per student, per exercise and per check, then every problem (a crash,
-a time-out, a failed check) with the first line of its error.
+a time-out, a failed check) with the first line of its error, then the predictions: committed or
+not, with the learner's reason. Predictions have their own column and table and never count in
+the score; whether the run agreed is shown to the learner only (the value can be edited after it).
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from .grading import BAD_NAME, GRADED, UNKNOWN, GradingOptions, NotebookGrade
+from .check_cells import prediction_name
+from .grading import BAD_NAME, GRADED, UNKNOWN, CheckResult, GradingOptions, NotebookGrade
 
 MARKDOWN_TEXT_LIMIT = 140
 CSV_COLUMNS = ("student", "notebook", "checks_passed", "checks_total", "score", "status", "first_error",
-               "matches")
+               "predictions", "matches")
+NOT_COMMITTED = "not committed"
 
 
 def grades_csv(grades: Sequence[NotebookGrade]) -> str:
@@ -26,8 +30,21 @@ def grades_csv(grades: Sequence[NotebookGrade]) -> str:
     writer.writerow(CSV_COLUMNS)
     for row in grades:
         writer.writerow([row.student, row.notebook, row.checks_passed, row.checks_total,
-                         f"{row.score:.1f}", row.status, row.first_error, "; ".join(row.matches)])
+                         f"{row.score:.1f}", row.status, row.first_error, predictions_text(row),
+                         "; ".join(row.matches)])
     return buffer.getvalue()
+
+
+def commitment_text(check: CheckResult) -> str:
+    """One prediction as the grader sees it: the committed value with the reason, or "not committed"."""
+    if not check.committed:
+        return f"{prediction_name(check.label)}: {NOT_COMMITTED}"
+    return f'{prediction_name(check.label)} = "{check.committed}" (reason: "{check.reason}")'
+
+
+def predictions_text(row: NotebookGrade) -> str:
+    """The predictions column: every prediction of the notebook, committed or not, with its reason."""
+    return "; ".join(commitment_text(check) for check in row.predictions)
 
 
 def markdown_table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
@@ -49,6 +66,7 @@ def markdown_summary(grades: Sequence[NotebookGrade], note: str = "") -> str:
         ("Per exercise", per_exercise_table(grades, course)),
         ("Per check", per_check_table(grades)),
         ("Problems and failed checks", problem_table if problems else ["None: every check passed."]),
+        ("Predictions (not graded)", predictions_table(grades)),
         ("Solutions shaped like the package's code (judge them yourself)", matches_table(grades)),
     ]
     lines = ["# Grades", "", *([note, ""] if note else [])]
@@ -93,10 +111,19 @@ def per_check_table(grades: Sequence[NotebookGrade]) -> list[str]:
     results: dict[tuple[str, str], list[bool]] = {}
     for row in grades:
         for check in row.checks:
-            results.setdefault((row.notebook, check.label), []).append(check.passed)
+            if not check.prediction:
+                results.setdefault((row.notebook, check.label), []).append(check.passed)
     return markdown_table(["notebook", "check", "passed"],
                           [[notebook, f"`{label}`", f"{sum(passed)}/{len(passed)}"]
                            for (notebook, label), passed in results.items()])
+
+
+def predictions_table(grades: Sequence[NotebookGrade]) -> list[str]:
+    """One row per student and prediction: what was committed (or not) and the learner's one-line reason."""
+    rows = [[row.student, row.notebook, f"`{prediction_name(check.label)}`", check.committed or NOT_COMMITTED,
+             shorten(check.reason)] for row in grades for check in row.predictions]
+    return (markdown_table(["student", "notebook", "prediction", "committed", "reason"], rows) if rows
+            else ["No prediction was graded."])
 
 
 def shorten(text: str, limit: int = MARKDOWN_TEXT_LIMIT) -> str:
