@@ -20,7 +20,7 @@ LINE_LIMIT = 300
 LONG_MODULES = {
     "translation": 340,  # pix2pix is one idea: U-Net, PatchGAN, its loss, its loop, its evaluation
     "cli": 360,  # one small function pair per sub-command, and the loader of the classroom's commands
-    "classroom.grading": 355,  # finding, reading, running (cold or warm kernels), scoring (predictions apart)
+    "classroom.grading": 365,  # finding, reading, running, scoring (predictions apart, tampering): to split
     "checks.representations": 325,  # three notebooks (05-07), each prediction checking its measurement
     "style": 305,  # losses, feature networks and Gatys' loop; its two submodules are imported at the end
 }
