@@ -216,25 +216,28 @@ def ridge_scores(train_x: np.ndarray, train_y: np.ndarray, eval_x: list[np.ndarr
     features, the d x d feature covariance otherwise (45,000 labels do not fit the kernel form).
     """
     x_mean = train_x.mean(0)
-    x = train_x - x_mean
-    targets = 2.0 * np.eye(num_classes)[train_y] - 1.0
+    x = (train_x - x_mean).astype(np.float32)
+    targets = 2.0 * np.eye(num_classes, dtype=np.float32)[train_y] - 1.0
     t_mean = targets.mean(0)
     t = targets - t_mean
     outputs = []
+    # Only the eigendecomposition runs in float64; the big products stay in float32.
     if len(x) <= x.shape[1]:
         eigenvalues, vectors = np.linalg.eigh((x @ x.T).astype(np.float64))
+        vectors = vectors.astype(np.float32)
         projected = vectors.T @ t
         for z in eval_x:
-            cross = ((z - x_mean) @ x.T).astype(np.float64) @ vectors
-            outputs.append(np.stack([cross @ (projected / (eigenvalues + a)[:, None]) + t_mean
-                                     for a in alphas]))
+            cross = (z @ x.T - x_mean @ x.T) @ vectors
+            outputs.append(np.stack([cross @ (projected / (eigenvalues + a)[:, None]).astype(np.float32)
+                                     + t_mean for a in alphas]))
     else:
         eigenvalues, vectors = np.linalg.eigh((x.T @ x).astype(np.float64))
+        vectors = vectors.astype(np.float32)
         projected = vectors.T @ (x.T @ t)
         for z in eval_x:
-            rotated = (z - x_mean) @ vectors.astype(np.float32)
-            outputs.append(np.stack([rotated @ (projected / (eigenvalues + a)[:, None]) + t_mean
-                                     for a in alphas]))
+            rotated = z @ vectors - x_mean @ vectors
+            outputs.append(np.stack([rotated @ (projected / (eigenvalues + a)[:, None]).astype(np.float32)
+                                     + t_mean for a in alphas]))
     return outputs
 
 
