@@ -208,50 +208,21 @@ def representation_of(network: nn.Module | None, data: tuple[ImageData, ImageDat
 # ----------------------------------------------------------------------------- the probe
 
 
-def ridge_scores(train_x: np.ndarray, train_y: np.ndarray, eval_x: list[np.ndarray], alphas,
-                 num_classes: int) -> list[np.ndarray]:
-    """One-vs-all ridge (targets ±1, unpenalised intercept) for every alpha: eval scores (A, N, K) per set.
-
-    Solved in whichever space is smaller: the n x n kernel when there are fewer labels than
-    features, the d x d feature covariance otherwise (45,000 labels do not fit the kernel form).
-    """
-    x_mean = train_x.mean(0)
-    x = (train_x - x_mean).astype(np.float32)
-    targets = 2.0 * np.eye(num_classes, dtype=np.float32)[train_y] - 1.0
-    t_mean = targets.mean(0)
-    t = targets - t_mean
-    outputs = []
-    # Only the eigendecomposition runs in float64; the big products stay in float32.
-    if len(x) <= x.shape[1]:
-        eigenvalues, vectors = np.linalg.eigh((x @ x.T).astype(np.float64))
-        vectors = vectors.astype(np.float32)
-        projected = vectors.T @ t
-        for z in eval_x:
-            cross = (z @ x.T - x_mean @ x.T) @ vectors
-            outputs.append(np.stack([cross @ (projected / (eigenvalues + a)[:, None]).astype(np.float32)
-                                     + t_mean for a in alphas]))
-    else:
-        eigenvalues, vectors = np.linalg.eigh((x.T @ x).astype(np.float64))
-        vectors = vectors.astype(np.float32)
-        projected = vectors.T @ (x.T @ t)
-        for z in eval_x:
-            rotated = z @ vectors - x_mean @ vectors
-            outputs.append(np.stack([rotated @ (projected / (eigenvalues + a)[:, None]).astype(np.float32)
-                                     + t_mean for a in alphas]))
-    return outputs
-
-
 def probe_rows(rep: Standardised, pool_labels, validation_labels, test_labels, orders, budgets) -> dict:
-    """Per budget: the ridge penalty chosen by mean validation accuracy over the draws, then test per draw."""
+    """Per budget: the ridge penalty chosen by mean validation accuracy over the draws, then test per draw.
+
+    ``evaluation.fit_ridge`` solves all penalties at once, in the n x n kernel when labels are fewer than
+    features and in the d x d feature covariance otherwise (all 45,000 labels).
+    """
     rows = {}
     for budget in budgets:
         chosen_draws = orders[:1] if budget == ALL_LABELS else orders
         validation_accuracy, test_scores = [], []
         for order in chosen_draws:
             index = draw_index(order, budget)
-            v, t = ridge_scores(rep.pool(index), pool_labels[index], [rep.validation, rep.test], ALPHAS, 10)
-            validation_accuracy.append((v.argmax(2) == validation_labels).mean(1))
-            test_scores.append((t.argmax(2) == test_labels).mean(1))
+            fit = evaluation.fit_ridge(rep.pool(index), pool_labels[index], ALPHAS, 10)
+            validation_accuracy.append((fit.predict(rep.validation) == validation_labels).mean(1))
+            test_scores.append((fit.predict(rep.test) == test_labels).mean(1))
         mean_validation = np.mean(validation_accuracy, axis=0)
         best = int(mean_validation.argmax())
         rows[str(budget)] = {"alpha": ALPHAS[best], "validation": round(float(mean_validation[best]), 5),
@@ -400,8 +371,45 @@ def headline(args, data) -> None:
         assemble(args.base_width, args.budgets)
 
 
+def all_labels(args, data) -> None:
+    """One seed at ``--budgets`` (``400,all``: 400 per class, 5 draws, and all 45,000 pool labels,
+    1 draw), at the headline's validation-chosen epoch (100 per class) unless ``--epoch`` is given;
+    trained D first, then the controls, each cached on its own so a stop leaves what finished."""
+    pool, validation, test = data
+    pool_y, val_y, test_y = labels_of(data)
+    statistics_index = np.sort(torch.randperm(len(pool), generator=torch.Generator().manual_seed(1))
+                               [:BN_CALIBRATION_IMAGES].numpy())
+    seed = args.first_seed
+    results = read_json(RESULTS) or {}
+    epoch = args.epoch or results[f"{KEY}/w{args.base_width}/headline"]["budgets"]["100"][
+        "epochs_chosen_on_validation"]
+    orders = nested_draws(pool_y, seed)
+    everything = np.concatenate([statistics_index, np.setdiff1d(np.arange(len(pool)), statistics_index)])
+    folder = run_folder("plain", seed, args.base_width)
+    budgets = [ALL_LABELS if b == ALL_LABELS else int(b) for b in args.budgets.split(",")]
+    networks = {f"dcgan_discriminator-epoch{epoch}":
+                lambda: gan_at_epoch(pool, seed, epoch, args.base_width)[1],
+                "random_init_normal002": lambda: random_init(seed, args.base_width, "normal002"),
+                "random_init_pytorch": lambda: random_init(seed, args.base_width, "pytorch"),
+                "pixels": lambda: None}
+    for name, build in networks.items():
+        if past(args.stop_after):
+            print(f"stopping before {name}: past {args.stop_after} UTC", flush=True)
+            break
+
+        def compute(build=build):
+            rep = representation_of(build(), data, statistics_index, everything)
+            rows = probe_rows(rep, pool_y, val_y, test_y, orders, budgets)
+            return {"budgets": rows, "feature_dim": rep.dim, "epoch": epoch}
+
+        record = cached_eval(folder / f"all-labels-{name}-b{args.budgets}.json", compute)
+        print(f"[all labels, seed {seed}] {name}: " + summary_line(record) + f" | {uptime_load()}",
+              flush=True)
+
+
 def summary_line(record: dict) -> str:
-    return ", ".join(f"{b}/class val {100 * r['validation']:.1f} test {100 * np.mean(r['test']):.1f}"
+    return ", ".join(f"{b if b == ALL_LABELS else b + '/class'} val {100 * r['validation']:.1f} "
+                     f"test {100 * np.mean(r['test']):.1f}"
                      for b, r in record["budgets"].items())
 
 
@@ -481,6 +489,12 @@ def assemble(base_width: int = 32, budgets_key: str = "10,100", out: Path = RESU
                         ("load", "load")):
         entry[name] = {str(s): [seeds[s]["epochs"][e].get(field) for e in common_epochs] for s in complete}
     entry["jpeg_check"] = {str(s): seeds[s]["jpeg"] for s in complete}
+    entry["all_labels"] = {}
+    for seed, folder in seed_folders("plain", base_width):
+        records = {p.stem.removeprefix("all-labels-"): read_json(p)
+                   for p in sorted(folder.glob("all-labels-*.json"))}
+        if records:
+            entry["all_labels"][str(seed)] = records
     results = read_json(out) or {}
     results[f"{KEY}/w{base_width}/headline"] = entry
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -517,6 +531,7 @@ def plot_curve(results: dict, path: Path, budget: str = "100", base_width: int =
         axis.axhspan(m - h, m + h, color=colour, alpha=0.15)
     chosen = entry["budgets"][budget]["epochs_chosen_on_validation"]
     axis.axvline(chosen, color="k", ls=":", lw=1, label=f"epoch chosen on validation ({chosen})")
+    axis.set_xticks(epochs)
     axis.set_xlabel("GAN training epochs (45,000 unlabelled images)")
     axis.set_ylabel(f"test accuracy, % ({budget} labels/class)")
     axis.set_title(f"CIFAR-10 (JPEG-75): linear probe, mean ± 95 % CI over {len(entry['seeds'])} GAN seeds",
@@ -530,11 +545,12 @@ def plot_curve(results: dict, path: Path, budget: str = "100", base_width: int =
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prepare", action="store_true", help="decode the JPEG folders to the cache")
-    parser.add_argument("--part", default=None, choices=["headline"])
+    parser.add_argument("--part", default=None, choices=["headline", "all-labels"])
+    parser.add_argument("--epoch", type=int, default=None, help="all-labels: the GAN epoch to probe")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--budgets", default="10,100")
+    parser.add_argument("--budgets", default="10,100", help="headline: 10,100; all-labels: 400,all or all")
     parser.add_argument("--base-width", type=int, default=32)
     parser.add_argument("--assemble", action="store_true")
     parser.add_argument("--plot", type=Path, default=None)
@@ -552,6 +568,8 @@ def main() -> None:
         return plot_curve(json.loads(RESULTS.read_text()), args.plot, base_width=args.base_width)
     if args.part == "headline":
         headline(args, splits())
+    if args.part == "all-labels":
+        all_labels(args, splits())
 
 
 if __name__ == "__main__":

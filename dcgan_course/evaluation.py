@@ -61,19 +61,81 @@ def representation(discriminator: Discriminator | None, splits: Sequence[ImageDa
             for name, blocks in layer_choices(discriminator).items()}
 
 
+@dataclass(frozen=True)
+class RidgeFit:
+    """One-vs-all ridge classifiers (targets ±1, unpenalised intercept), one per penalty ``alphas[a]``.
+
+    ``coef`` (A, D, K) and ``intercept`` (A, K) give the scores ``x @ coef[a] + intercept[a]``;
+    ``loo_error`` (A,) is the exact leave-one-out mean squared error of the targets (what
+    scikit-learn's ``RidgeClassifierCV`` minimises), for choosing the penalty without a validation split.
+    """
+
+    alphas: tuple[float, ...]
+    coef: np.ndarray
+    intercept: np.ndarray
+    loo_error: np.ndarray
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        """Class scores (A, N, K) of every penalty's classifier."""
+        weights = self.coef.transpose(1, 0, 2).reshape(self.coef.shape[1], -1)  # (D, A x K)
+        stacked = np.asarray(x, dtype=np.float32) @ weights
+        return stacked.reshape(len(x), len(self.alphas), -1).transpose(1, 0, 2) + self.intercept[:, None, :]
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Predicted classes (A, N)."""
+        return self.scores(x).argmax(2)
+
+
+def fit_ridge(x: np.ndarray, labels: np.ndarray, alphas: Sequence[float], num_classes: int) -> RidgeFit:
+    """The course's one ridge solver: all penalties from one eigendecomposition, in the smaller space.
+
+    With fewer examples than features (few labels) it decomposes the n x n kernel; otherwise the
+    d x d feature covariance (45,000 labels do not fit the kernel form). Big products run in float32,
+    the eigendecomposition in float64. The evaluation protocol (penalty on validation) and the
+    package probe (penalty by leave-one-out, ``probe.make_probe``) both use it.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    x_mean = x.mean(0)
+    centred = x - x_mean
+    targets = (2.0 * np.eye(num_classes, dtype=np.float32)[np.asarray(labels)] - 1.0)
+    t_mean = targets.mean(0)
+    t = targets - t_mean
+    n, d = centred.shape
+    alphas = tuple(float(a) for a in alphas)
+    coef = np.empty((len(alphas), d, num_classes), dtype=np.float32)
+    loo = np.empty(len(alphas))
+    if n <= d:
+        eigenvalues, vectors = np.linalg.eigh((centred @ centred.T).astype(np.float64))
+        eigenvalues = np.clip(eigenvalues, 0.0, None)
+        projected = vectors.T @ t  # (n, K)
+        for a, alpha in enumerate(alphas):
+            dual = vectors @ (projected / (eigenvalues + alpha)[:, None])  # (n, K)
+            coef[a] = centred.T @ dual.astype(np.float32)
+            shrink = eigenvalues / (eigenvalues + alpha)
+            fitted = vectors @ (projected * shrink[:, None])
+            hat = (vectors**2) @ shrink + 1.0 / n
+            loo[a] = np.mean(((t - fitted) / (1.0 - hat)[:, None]) ** 2)
+    else:
+        eigenvalues, vectors = np.linalg.eigh((centred.T @ centred).astype(np.float64))
+        eigenvalues = np.clip(eigenvalues, 0.0, None)
+        rotated = centred @ vectors.astype(np.float32)  # (n, d)
+        projected = rotated.T @ t  # (d, K)
+        for a, alpha in enumerate(alphas):
+            inverse = 1.0 / (eigenvalues + alpha)
+            coef[a] = vectors.astype(np.float32) @ (projected * inverse[:, None]).astype(np.float32)
+            fitted = rotated @ (projected * inverse[:, None]).astype(np.float32)
+            hat = (rotated**2) @ inverse.astype(np.float32) + 1.0 / n
+            loo[a] = np.mean(((t - fitted) / (1.0 - hat)[:, None]) ** 2)
+    intercept = (t_mean[None, :] - np.einsum("d,adk->ak", x_mean, coef)).astype(np.float32)
+    return RidgeFit(alphas, coef, intercept, loo)
+
+
 def ridge_predictions(train_x: np.ndarray, train_y: np.ndarray, eval_x: np.ndarray, normalisation: str,
                       alphas: Sequence[float], num_classes: int) -> np.ndarray:
-    """Predicted labels (A, N) of ridge classifiers (one-vs-all, ±1) for every alpha, via the n x n kernel."""
+    """Predicted labels (A, N) of ridge classifiers (one-vs-all, ±1) for every alpha (``fit_ridge``)."""
     mean = train_x.mean(0)
     scale = train_x.std(0) + 1e-6 if normalisation == "standardise" else 1.0
-    x, z = (train_x - mean) / scale, (eval_x - mean) / scale
-    targets = 2.0 * np.eye(num_classes)[train_y] - 1.0
-    target_mean = targets.mean(0)
-    eigenvalues, eigenvectors = np.linalg.eigh(x @ x.T)
-    projected = eigenvectors.T @ (targets - target_mean)
-    cross = z @ x.T @ eigenvectors
-    return np.stack([(cross @ (projected / (eigenvalues + alpha)[:, None]) + target_mean).argmax(1)
-                     for alpha in alphas])
+    return fit_ridge((train_x - mean) / scale, train_y, alphas, num_classes).predict((eval_x - mean) / scale)
 
 
 @dataclass(frozen=True)

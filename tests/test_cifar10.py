@@ -98,16 +98,3 @@ def test_label_draws_are_nested_across_budgets_and_balanced(cifar10):
     assert np.bincount(labels[large]).tolist() == [20] * 10
     assert len(cifar10.draw_index(orders[0], cifar10.ALL_LABELS)) == 500
     assert not np.array_equal(cifar10.draw_index(orders[1], 5), small)  # draws differ
-
-
-def test_ridge_gives_the_same_predictions_in_kernel_and_feature_space(cifar10):
-    rng = np.random.default_rng(0)
-    x, y = rng.normal(size=(40, 12)).astype(np.float32), rng.integers(0, 3, 40)
-    z = rng.normal(size=(7, 12)).astype(np.float32)
-    primal = cifar10.ridge_scores(x, y, [z], [0.5, 50.0], 3)[0]  # 40 labels > 12 features: d x d form
-    assert primal.shape == (2, 7, 3)
-    # The same problem with 40 zero features appended (52 > 40 labels) goes through the n x n kernel.
-    wide = np.concatenate([x, np.zeros((40, 40), np.float32)], 1)
-    wide_z = np.concatenate([z, np.zeros((7, 40), np.float32)], 1)
-    kernel = cifar10.ridge_scores(wide, y, [wide_z], [0.5, 50.0], 3)[0]
-    np.testing.assert_allclose(kernel, primal, rtol=1e-3, atol=1e-4)
