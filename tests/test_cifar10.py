@@ -8,6 +8,7 @@ or every label-budget number would be silently scrambled.
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -98,3 +99,39 @@ def test_label_draws_are_nested_across_budgets_and_balanced(cifar10):
     assert np.bincount(labels[large]).tolist() == [20] * 10
     assert len(cifar10.draw_index(orders[0], cifar10.ALL_LABELS)) == 500
     assert not np.array_equal(cifar10.draw_index(orders[1], 5), small)  # draws differ
+
+
+def write_evaluations(cifar10, root: Path, seeds: int = 3) -> None:
+    """Cached evaluations as the benchmark writes them: epoch 2 wins on validation, epoch 3 on test."""
+    for seed in range(seeds):
+        folder = root / "cifar-runs" / f"cifar10-jpeg75-plain-w32-seed{seed}"
+        folder.mkdir(parents=True)
+
+        def record(validation, test):
+            return {"budgets": {"100": {"alpha": 1.0, "validation": validation, "test": [test] * 5}}}
+
+        for name, test in (("pixels", 0.30), ("random_init_normal002", 0.40 + 0.01 * seed),
+                           ("random_init_pytorch", 0.39)):
+            (folder / f"control-{name}-b100.json").write_text(
+                json.dumps(record(test, test)))
+        for epoch, (validation, test) in {1: (0.42, 0.43), 2: (0.46, 0.45), 3: (0.44, 0.50)}.items():
+            (folder / f"eval-epoch{epoch}-b100.json").write_text(
+                json.dumps({**record(validation, test + 0.01 * seed), "train_seconds": 60.0}))
+
+
+def test_assemble_chooses_the_epoch_on_validation_and_pairs_seeds(cifar10, tmp_path, monkeypatch):
+    monkeypatch.setattr(cifar10, "CACHE", tmp_path)
+    write_evaluations(cifar10, tmp_path)
+    results = cifar10.assemble(32, "100", out=tmp_path / "cifar10.json")
+    entry = results["cifar10-jpeg75/w32/headline"]
+    row = entry["budgets"]["100"]
+    assert row["epochs_chosen_on_validation"] == 2  # not 3, the best on test
+    assert row["random_init_chosen"] == ["random_init_normal002"] * 3  # better on validation
+    trained = row["results"]["dcgan_discriminator"]
+    assert trained["per_seed"] == [0.45, 0.46, 0.47]
+    assert trained["gap"]["mean"] == pytest.approx(0.05)
+    assert trained["gap"]["ci95"] == pytest.approx(0, abs=1e-6)
+    assert entry["curve"]["100"]["epochs"] == [1, 2, 3] and entry["source"]["commit"].startswith("d7d0561")
+    assert "| 100 | 2 |" in cifar10.report(results)
+    cifar10.plot_curve(results, tmp_path / "curve.png")
+    assert (tmp_path / "curve.png").stat().st_size > 1000
