@@ -431,7 +431,8 @@ def mean_over_draws(row: dict) -> float:
     return float(np.mean(row["test"]))
 
 
-def assemble(base_width: int = 32, budgets_key: str = "10,100", out: Path = RESULTS) -> dict:
+def assemble(base_width: int = 32, budgets_key: str = "10,100", out: Path = RESULTS,
+             status: str | None = None) -> dict:
     """Turn the cached evaluations into the results file; a seed counts once all its epochs are evaluated."""
     seeds = {}
     for seed, folder in seed_folders("plain", base_width):
@@ -455,7 +456,11 @@ def assemble(base_width: int = 32, budgets_key: str = "10,100", out: Path = RESU
              "seeds": complete, "epochs_evaluated": common_epochs, "budgets": {}, "curve": {},
              "feature_dim": {"pixels": 3072, "discriminator": 16 * sum(base_width * 2**i for i in range(3)),
                              "paper": PAPER_FEATURE_DIM},
-             "paper": PAPER, "torch_threads": torch.get_num_threads()}
+             "paper": PAPER, "torch_threads": torch.get_num_threads(),
+             "status": status or f"partial: {len(complete)} GAN seeds, epochs {common_epochs} so far",
+             "command": "python benchmarks/cifar10.py --part headline --seeds 5 --epochs 12 --threads 1 "
+                        "--stop-after HH:MM (two processes: --first-seed 0 --seeds 3; --first-seed 3 "
+                        "--seeds 5)"}
     for budget in budgets:
         # The epoch is chosen on validation: the best mean validation accuracy over seeds at this budget.
         validation_by_epoch = {e: float(np.mean([seeds[s]["epochs"][e]["budgets"][budget]["validation"]
@@ -578,6 +583,7 @@ def main() -> None:
     parser.add_argument("--budgets", default="10,100", help="headline: 10,100; all-labels: 400,all or all")
     parser.add_argument("--base-width", type=int, default=32)
     parser.add_argument("--assemble", action="store_true")
+    parser.add_argument("--status", default=None, help="assemble: the status line stored in the results")
     parser.add_argument("--plot", type=Path, default=None)
     parser.add_argument("--report", action="store_true", help="print the Markdown table of the results")
     parser.add_argument("--threads", type=int, default=2)
@@ -589,7 +595,7 @@ def main() -> None:
     if args.prepare:
         return prepare()
     if args.assemble:
-        assemble(args.base_width, args.budgets)
+        assemble(args.base_width, args.budgets, status=args.status)
     if args.report:
         print(report(json.loads(RESULTS.read_text()), args.base_width))
     if args.plot is not None:
