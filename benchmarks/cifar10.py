@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from dcgan_course import evaluation, features, models, settings, stats, train
@@ -407,6 +408,70 @@ def all_labels(args, data) -> None:
               flush=True)
 
 
+def autoencoder_at_epoch(pool: ImageData, seed: int, epoch: int, base_width: int) -> nn.Module:
+    """The autoencoder control after ``epoch`` epochs on the pool: encoder = D's blocks (``features.Encoder``)
+    + a 4x4 conv to the code, decoder = the course's generator, MSE, Adam 2e-4/(0.5, 0.999), batch 64.
+    Every epoch is its own checkpoint (models, optimiser, batch-order RNG), continued from the previous."""
+    folder = run_folder("autoencoder", seed, base_width)
+    folder.mkdir(parents=True, exist_ok=True)
+    settings.seed_everything(seed)
+    encoder = features.Encoder(100, 32, 3, base_width)
+    decoder = models.Generator(100, 32, 3, base_width)
+    encoder.apply(models.init_weights)
+    decoder.apply(models.init_weights)
+    optimizer = torch.optim.Adam([*encoder.parameters(), *decoder.parameters()], lr=train.LEARNING_RATE,
+                                 betas=train.ADAM_BETAS)
+    rng = torch.Generator().manual_seed(seed)
+    done = max([e for e in range(epoch + 1) if (folder / f"epoch{e}.pt").exists()], default=0)
+    if done:
+        state = torch.load(folder / f"epoch{done}.pt", weights_only=False)
+        encoder.load_state_dict(state["encoder"])
+        decoder.load_state_dict(state["decoder"])
+        optimizer.load_state_dict(state["optimizer"])
+        rng.set_state(state["rng"])
+    for current in range(done + 1, epoch + 1):
+        start, losses = time.perf_counter(), []
+        encoder.train()
+        decoder.train()
+        for images, _ in pool.batches(64, rng=rng):
+            loss = F.mse_loss(decoder(encoder(images)), images)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        torch.save({"encoder": encoder.state_dict(), "decoder": decoder.state_dict(),
+                    "optimizer": optimizer.state_dict(), "rng": rng.get_state(),
+                    "seconds": time.perf_counter() - start, "loss": float(np.mean(losses[-50:]))},
+                   folder / f"epoch{current}.pt")
+    return encoder
+
+
+def autoencoder(args, data) -> None:
+    """The autoencoder control, seeds side by side one epoch at a time, probed like the GAN's D."""
+    pool, validation, test = data
+    pool_y, val_y, test_y = labels_of(data)
+    statistics_index = np.sort(torch.randperm(len(pool), generator=torch.Generator().manual_seed(1))
+                               [:BN_CALIBRATION_IMAGES].numpy())
+    budgets = [int(b) for b in args.budgets.split(",")]
+    seeds = range(args.first_seed, args.seeds)
+    orders = {seed: nested_draws(pool_y, seed) for seed in seeds}
+    for epoch in range(1, args.epochs + 1):
+        if past(args.stop_after):
+            break
+        for seed in seeds:
+            folder = run_folder("autoencoder", seed, args.base_width)
+            encoder = autoencoder_at_epoch(pool, seed, epoch, args.base_width)
+
+            def compute(encoder=encoder, seed=seed):
+                needed = needed_pool_index(statistics_index, orders[seed], budgets)
+                rep = representation_of(encoder, data, statistics_index, needed)
+                return {"budgets": probe_rows(rep, pool_y, val_y, test_y, orders[seed], budgets),
+                        "feature_dim": rep.dim}
+
+            record = cached_eval(folder / f"eval-epoch{epoch}-b{args.budgets}.json", compute)
+            print(f"[autoencoder seed {seed} epoch {epoch}] " + summary_line(record), flush=True)
+
+
 def summary_line(record: dict) -> str:
     return ", ".join(f"{b if b == ALL_LABELS else b + '/class'} val {100 * r['validation']:.1f} "
                      f"test {100 * np.mean(r['test']):.1f}"
@@ -494,6 +559,7 @@ def assemble(base_width: int = 32, budgets_key: str = "10,100", out: Path = RESU
                         ("load", "load")):
         entry[name] = {str(s): [seeds[s]["epochs"][e].get(field) for e in common_epochs] for s in complete}
     entry["jpeg_check"] = {str(s): seeds[s]["jpeg"] for s in complete}
+    entry["autoencoder"] = autoencoder_rows(base_width, budgets_key, complete, entry)
     entry["all_labels"] = {}
     for seed, folder in seed_folders("plain", base_width):
         records = {p.stem.removeprefix("all-labels-"): read_json(p)
@@ -505,6 +571,37 @@ def assemble(base_width: int = 32, budgets_key: str = "10,100", out: Path = RESU
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     return results
+
+
+def autoencoder_rows(base_width: int, budgets_key: str, gan_seeds: list[int], entry: dict) -> dict:
+    """The autoencoder per budget (epoch chosen on validation over its seeds) and its paired gap to the
+    DCGAN D on the seeds both have (same seed, same draws); {} before any autoencoder evaluation."""
+    found = {}
+    for seed, folder in seed_folders("autoencoder", base_width):
+        files = folder.glob(f"eval-epoch*-b{budgets_key}.json")
+        epochs = {int(p.stem.split("-")[1].removeprefix("epoch")): read_json(p) for p in files}
+        if epochs:
+            found[seed] = epochs
+    if not found:
+        return {}
+    common = sorted(set.intersection(*(set(e) for e in found.values())))
+    rows = {}
+    for budget in entry["budgets"]:
+        validation = {e: float(np.mean([found[s][e]["budgets"][budget]["validation"] for s in found]))
+                      for e in common}
+        chosen = max(validation, key=validation.get)
+        paired = [s for s in sorted(found) if s in gan_seeds]
+        values = [mean_over_draws(found[s][chosen]["budgets"][budget]) for s in paired]
+        gan = entry["budgets"][budget]["results"]["dcgan_discriminator"]["per_seed"]
+        gan_by_seed = dict(zip(entry["seeds"], gan, strict=True))
+        row = {"epochs_chosen_on_validation": chosen, "seeds": paired,
+               "per_seed": [round(v, 4) for v in values],
+               "accuracy": estimate(values) if values else None}
+        if len(paired) > 1:
+            row["gap_dcgan_minus_autoencoder"] = stats.paired_difference(
+                [gan_by_seed[s] for s in paired], values).as_dict()
+        rows[budget] = row
+    return rows
 
 
 def estimate(values: list[float]) -> dict:
@@ -569,13 +666,20 @@ def report(results: dict, base_width: int = 32) -> str:
         gap_text = stats.Estimate.from_dict(gap).format(signed=True) if gap else "–"
         lines.append(f"| {budget} | {row['epochs_chosen_on_validation']} | {cell('raw_pixels')} | "
                      f"{cell('random_init_discriminator')} | {cell('dcgan_discriminator')} | {gap_text} |")
+    for budget, row in entry.get("autoencoder", {}).items():
+        gap = row.get("gap_dcgan_minus_autoencoder")
+        gap_text = stats.Estimate.from_dict(gap).format(signed=True) if gap else "–"
+        lines.append(f"\nAutoencoder (encoder = D's blocks), {budget}/class, {len(row['seeds'])} seeds, "
+                     f"{row['epochs_chosen_on_validation']} epochs (validation): "
+                     f"{stats.Estimate.from_dict(row['accuracy']).format()}; DCGAN D - autoencoder, paired: "
+                     f"{gap_text} points.")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prepare", action="store_true", help="decode the JPEG folders to the cache")
-    parser.add_argument("--part", default=None, choices=["headline", "all-labels"])
+    parser.add_argument("--part", default=None, choices=["headline", "all-labels", "autoencoder"])
     parser.add_argument("--epoch", type=int, default=None, help="all-labels: the GAN epoch to probe")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--first-seed", type=int, default=0)
@@ -604,6 +708,8 @@ def main() -> None:
         headline(args, splits())
     if args.part == "all-labels":
         all_labels(args, splits())
+    if args.part == "autoencoder":
+        autoencoder(args, splits())
 
 
 if __name__ == "__main__":
