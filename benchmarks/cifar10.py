@@ -472,6 +472,73 @@ def autoencoder(args, data) -> None:
             print(f"[autoencoder seed {seed} epoch {epoch}] " + summary_line(record), flush=True)
 
 
+SUPERVISED_STEPS = (250, 500, 1000, 2000)
+
+
+def supervised_draw(data, index: np.ndarray, seed: int, base_width: int) -> dict[int, tuple[float, float]]:
+    """D's architecture (paper init, the GAN seed) + a linear head on its last block, trained on exactly
+    the labelled draw: Adam 1e-3, batch 64, augmentation = random horizontal flip + up-to-4-pixel
+    translation (``improve.random_translate``). Returns {steps: (validation, test accuracy)}."""
+    from dcgan_course import improve
+
+    pool, validation, test = data
+    settings.seed_everything(seed)
+    body = models.Discriminator(32, 3, base_width)
+    body.apply(models.init_weights)
+    network = nn.Sequential(body.blocks, nn.Flatten(), nn.Linear(body.feature_widths[-1] * 16, 10))
+    optimizer = torch.optim.Adam(network.parameters(), lr=1e-3)
+    images, labels = pool.images[torch.as_tensor(index)], pool.labels[torch.as_tensor(index)]
+    rng = torch.Generator().manual_seed(seed)
+    scores, step = {}, 0
+
+    def accuracy(split):
+        with torch.no_grad(), models.evaluation_mode(network):
+            predicted = torch.cat([network(b).argmax(1) for b in split.images.split(500)])
+        return float((predicted == split.labels).float().mean())
+
+    network.train()
+    while step < max(SUPERVISED_STEPS):
+        pick = torch.randint(len(images), (64,), generator=rng)
+        batch = improve.random_translate(images[pick])
+        flip = torch.rand(64, generator=rng) < 0.5
+        batch[flip] = batch[flip].flip(3)
+        loss = F.cross_entropy(network(batch), labels[pick])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        step += 1
+        if step in SUPERVISED_STEPS:
+            scores[step] = (accuracy(validation), accuracy(test))
+            network.train()
+    return scores
+
+
+def supervised(args, data) -> None:
+    """The supervised CNN on every draw of every seed at the small budgets; steps chosen on validation."""
+    pool_y = data[0].labels.numpy()
+    budgets = [int(b) for b in args.budgets.split(",")]
+    for seed in range(args.first_seed, args.seeds):
+        if past(args.stop_after):
+            break
+        orders = nested_draws(pool_y, seed)
+        folder = run_folder("supervised", seed, args.base_width)
+        folder.mkdir(parents=True, exist_ok=True)
+
+        def compute(orders=orders, seed=seed):
+            rows = {}
+            for budget in budgets:
+                per_draw = [supervised_draw(data, draw_index(order, budget), seed, args.base_width)
+                            for order in orders]
+                mean_validation = {k: float(np.mean([d[k][0] for d in per_draw])) for k in SUPERVISED_STEPS}
+                chosen = max(mean_validation, key=mean_validation.get)
+                rows[str(budget)] = {"steps": chosen, "validation": round(mean_validation[chosen], 5),
+                                     "test": [round(d[chosen][1], 5) for d in per_draw]}
+            return {"budgets": rows, "augmentation": "random horizontal flip + translation up to 4 px"}
+
+        record = cached_eval(folder / f"eval-b{args.budgets}.json", compute)
+        print(f"[supervised seed {seed}] " + summary_line(record), flush=True)
+
+
 def summary_line(record: dict) -> str:
     return ", ".join(f"{b if b == ALL_LABELS else b + '/class'} val {100 * r['validation']:.1f} "
                      f"test {100 * np.mean(r['test']):.1f}"
@@ -560,6 +627,7 @@ def assemble(base_width: int = 32, budgets_key: str = "10,100", out: Path = RESU
         entry[name] = {str(s): [seeds[s]["epochs"][e].get(field) for e in common_epochs] for s in complete}
     entry["jpeg_check"] = {str(s): seeds[s]["jpeg"] for s in complete}
     entry["autoencoder"] = autoencoder_rows(base_width, budgets_key, complete, entry)
+    entry["supervised_cnn"] = supervised_rows(base_width, budgets_key, entry)
     entry["all_labels"] = {}
     for seed, folder in seed_folders("plain", base_width):
         records = {p.stem.removeprefix("all-labels-"): read_json(p)
@@ -600,6 +668,29 @@ def autoencoder_rows(base_width: int, budgets_key: str, gan_seeds: list[int], en
         if len(paired) > 1:
             row["gap_dcgan_minus_autoencoder"] = stats.paired_difference(
                 [gan_by_seed[s] for s in paired], values).as_dict()
+        rows[budget] = row
+    return rows
+
+
+def supervised_rows(base_width: int, budgets_key: str, entry: dict) -> dict:
+    """The supervised CNN per budget over the seeds it ran, with the paired gap DCGAN D - supervised."""
+    found = {seed: read_json(folder / f"eval-b{budgets_key}.json")
+             for seed, folder in seed_folders("supervised", base_width)}
+    found = {seed: record for seed, record in found.items() if record is not None}
+    rows = {}
+    for budget in entry["budgets"]:
+        paired = [s for s in sorted(found) if s in entry["seeds"] and budget in found[s]["budgets"]]
+        if not paired:
+            continue
+        values = [mean_over_draws(found[s]["budgets"][budget]) for s in paired]
+        gan = dict(zip(entry["seeds"], entry["budgets"][budget]["results"]["dcgan_discriminator"]["per_seed"],
+                       strict=True))
+        steps = [found[s]["budgets"][budget]["steps"] for s in paired]
+        row = {"seeds": paired, "steps_chosen_on_validation": steps,
+               "per_seed": [round(v, 4) for v in values], "accuracy": estimate(values)}
+        if len(paired) > 1:
+            row["gap_dcgan_minus_supervised"] = stats.paired_difference(
+                [gan[s] for s in paired], values).as_dict()
         rows[budget] = row
     return rows
 
@@ -673,13 +764,21 @@ def report(results: dict, base_width: int = 32) -> str:
                      f"{row['epochs_chosen_on_validation']} epochs (validation): "
                      f"{stats.Estimate.from_dict(row['accuracy']).format()}; DCGAN D - autoencoder, paired: "
                      f"{gap_text} points.")
+    for budget, row in entry.get("supervised_cnn", {}).items():
+        gap = row.get("gap_dcgan_minus_supervised")
+        gap_text = stats.Estimate.from_dict(gap).format(signed=True) if gap else "–"
+        lines.append(f"\nSupervised CNN (D's architecture + linear head, trained on the draw only, flips and "
+                     f"4-px shifts), {budget}/class, {len(row['seeds'])} seeds: "
+                     f"{stats.Estimate.from_dict(row['accuracy']).format()}; DCGAN D probe - supervised CNN, "
+                     f"paired: {gap_text} points.")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prepare", action="store_true", help="decode the JPEG folders to the cache")
-    parser.add_argument("--part", default=None, choices=["headline", "all-labels", "autoencoder"])
+    parser.add_argument("--part", default=None, choices=["headline", "all-labels", "autoencoder",
+                                                               "supervised"])
     parser.add_argument("--epoch", type=int, default=None, help="all-labels: the GAN epoch to probe")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--first-seed", type=int, default=0)
@@ -710,6 +809,8 @@ def main() -> None:
         all_labels(args, splits())
     if args.part == "autoencoder":
         autoencoder(args, splits())
+    if args.part == "supervised":
+        supervised(args, splits())
 
 
 if __name__ == "__main__":
