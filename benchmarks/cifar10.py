@@ -622,9 +622,17 @@ def assemble(base_width: int = 32, budgets_key: str = "10,100", out: Path = RESU
         curve["random_init_discriminator"] = estimate(per_seed["random_init_discriminator"])
         curve["raw_pixels"] = estimate(per_seed["raw_pixels"])
         entry["curve"][budget] = curve
-    for field, name in (("train_seconds", "train_seconds_per_epoch"), ("eval_seconds", "eval_seconds"),
-                        ("load", "load")):
+    for field, name in (("eval_seconds", "eval_seconds"), ("load", "load")):
         entry[name] = {str(s): [seeds[s]["epochs"][e].get(field) for e in common_epochs] for s in complete}
+    # Each record holds the mean training seconds per epoch so far; difference them into each epoch's own.
+    entry["train_seconds_each_epoch"] = {}
+    for s in complete:
+        means = [seeds[s]["epochs"][e].get("train_seconds") or 0.0 for e in common_epochs]
+        entry["train_seconds_each_epoch"][str(s)] = [
+            round(e * m - (e - 1) * (means[i - 1] if i else 0.0), 1)
+            for i, (e, m) in enumerate(zip(common_epochs, means, strict=True))]
+    entry["threads_note"] = ("seed 0's first epoch ran with 2 torch threads (1,402 s at load ~10); every "
+                             "other epoch with 1 thread per process, two processes (docs/cifar10_protocol.md)")
     entry["jpeg_check"] = {str(s): seeds[s]["jpeg"] for s in complete}
     entry["autoencoder"] = autoencoder_rows(base_width, budgets_key, complete, entry)
     entry["supervised_cnn"] = supervised_rows(base_width, budgets_key, entry)
