@@ -631,8 +631,8 @@ def assemble(base_width: int = 32, budgets_key: str = "10,100", out: Path = RESU
         entry["train_seconds_each_epoch"][str(s)] = [
             round(e * m - (e - 1) * (means[i - 1] if i else 0.0), 1)
             for i, (e, m) in enumerate(zip(common_epochs, means, strict=True))]
-    entry["threads_note"] = ("seed 0's first epoch ran with 2 torch threads (1,402 s at load ~10); every "
-                             "other epoch with 1 thread per process, two processes (docs/cifar10_protocol.md)")
+    entry["threads_note"] = ("seed 0 epoch 1 ran with 2 torch threads (1,402 s at load ~10); every other "
+                             "epoch with 1 thread per process, two processes (docs/cifar10_protocol.md)")
     entry["jpeg_check"] = {str(s): seeds[s]["jpeg"] for s in complete}
     entry["autoencoder"] = autoencoder_rows(base_width, budgets_key, complete, entry)
     entry["supervised_cnn"] = supervised_rows(base_width, budgets_key, entry)
