@@ -238,19 +238,25 @@ def run_folder(kind: str, seed: int, base_width: int) -> Path:
     return CACHE / "cifar-runs" / f"{KEY}-{kind}-w{base_width}-seed{seed}"
 
 
-def gan_at_epoch(pool: ImageData, seed: int, epoch: int, base_width: int):
-    """The plain GAN of ``seed`` after ``epoch`` epochs: every epoch is its own checkpoint, resumed from the
-    previous epoch's (exact resume), so a rerun or a later epoch trains nothing twice."""
+def gan_at_epoch(pool: ImageData, seed: int, epoch: int, base_width: int, recipe: str = "plain"):
+    """The GAN of ``seed`` after ``epoch`` epochs: every epoch is its own checkpoint, resumed from the
+    previous epoch's (exact resume), so a rerun or a later epoch trains nothing twice.
+
+    ``recipe="rotation"``: D also predicts the rotation of real images (``improve.RotationLoss``: one
+    random rotation per real image, a linear head on D's last block, weight 1, no G term)."""
+    from dcgan_course import improve
+
     settings.seed_everything(seed)
     generator, discriminator = models.build_gan(32, 3, 100, base_width)
-    folder = run_folder("plain", seed, base_width)
+    extra = improve.RotationLoss(discriminator, 1.0) if recipe == "rotation" else None
+    folder = run_folder(recipe, seed, base_width)
     folder.mkdir(parents=True, exist_ok=True)
     path, previous = folder / f"epoch{epoch}.pt", folder / f"epoch{epoch - 1}.pt"
     if epoch > 1 and not path.exists():
         shutil.copyfile(previous, path)
     before = time.perf_counter()
     history = train.train_gan(generator, discriminator, pool, epoch, seed=seed, checkpoint_path=path,
-                              resume=True, device="cpu", progress=False)
+                              resume=True, device="cpu", progress=False, extra_discriminator_loss=extra)
     info = {"train_seconds": round(history.seconds / max(1, history.epochs_done), 1),
             "trained_now_seconds": round(time.perf_counter() - before, 1),
             "loss_d": round(float(np.mean(history.loss_d[-50:])), 4),
@@ -346,7 +352,7 @@ def headline(args, data) -> None:
         rows = probe_rows(rep, pool_y, val_y, test_y, orders[seed], budgets)
         return {"budgets": rows, "feature_dim": rep.dim}
 
-    for seed in seeds:
+    for seed in seeds if args.recipe == "plain" else ():  # the controls live with the plain runs
         folder = run_folder("plain", seed, args.base_width)
         folder.mkdir(parents=True, exist_ok=True)
         for name, network in (("pixels", None),
@@ -360,9 +366,9 @@ def headline(args, data) -> None:
             print(f"stopping before epoch {epoch}: past {args.stop_after} UTC", flush=True)
             break
         for seed in seeds:
-            folder = run_folder("plain", seed, args.base_width)
+            folder = run_folder(args.recipe, seed, args.base_width)
             gan_pool = pool if args.smoke is None else pool.subset(slice(0, args.smoke))
-            generator, discriminator, info = gan_at_epoch(gan_pool, seed, epoch, args.base_width)
+            generator, discriminator, info = gan_at_epoch(gan_pool, seed, epoch, args.base_width, args.recipe)
             record = cached_eval(folder / f"eval-epoch{epoch}-b{args.budgets}.json",
                                  lambda d=discriminator, i=info, s=seed: {**i, **probe(d, s)})
             cached_eval(folder / f"jpeg-epoch{epoch}.json",
@@ -635,6 +641,7 @@ def assemble(base_width: int = 32, budgets_key: str = "10,100", out: Path = RESU
                              "epoch with 1 thread per process, two processes (docs/cifar10_protocol.md)")
     entry["jpeg_check"] = {str(s): seeds[s]["jpeg"] for s in complete}
     entry["autoencoder"] = autoencoder_rows(base_width, budgets_key, complete, entry)
+    entry["rotation_head"] = autoencoder_rows(base_width, budgets_key, complete, entry, kind="rotation")
     entry["supervised_cnn"] = supervised_rows(base_width, budgets_key, entry)
     entry["all_labels"] = {}
     for seed, folder in seed_folders("plain", base_width):
@@ -649,11 +656,13 @@ def assemble(base_width: int = 32, budgets_key: str = "10,100", out: Path = RESU
     return results
 
 
-def autoencoder_rows(base_width: int, budgets_key: str, gan_seeds: list[int], entry: dict) -> dict:
-    """The autoencoder per budget (epoch chosen on validation over its seeds) and its paired gap to the
-    DCGAN D on the seeds both have (same seed, same draws); {} before any autoencoder evaluation."""
+def autoencoder_rows(base_width: int, budgets_key: str, gan_seeds: list[int], entry: dict,
+                     kind: str = "autoencoder") -> dict:
+    """The autoencoder (or the rotation-head GAN, ``kind="rotation"``) per budget, epoch chosen on
+    validation over its seeds, and the paired gap of the plain DCGAN D to it on the seeds both have
+    (same seed, same draws); {} before any evaluation of that kind."""
     found = {}
-    for seed, folder in seed_folders("autoencoder", base_width):
+    for seed, folder in seed_folders(kind, base_width):
         files = folder.glob(f"eval-epoch*-b{budgets_key}.json")
         epochs = {int(p.stem.split("-")[1].removeprefix("epoch")): read_json(p) for p in files}
         if epochs:
@@ -674,7 +683,7 @@ def autoencoder_rows(base_width: int, budgets_key: str, gan_seeds: list[int], en
                "per_seed": [round(v, 4) for v in values],
                "accuracy": estimate(values) if values else None}
         if len(paired) > 1:
-            row["gap_dcgan_minus_autoencoder"] = stats.paired_difference(
+            row[f"gap_dcgan_minus_{kind}"] = stats.paired_difference(
                 [gan_by_seed[s] for s in paired], values).as_dict()
         rows[budget] = row
     return rows
@@ -733,6 +742,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--budgets", default="10,100", help="headline: 10,100; all-labels: 400,all or all")
     parser.add_argument("--base-width", type=int, default=32)
+    parser.add_argument("--recipe", default="plain", choices=["plain", "rotation"], help="headline: the GAN")
     parser.add_argument("--assemble", action="store_true")
     parser.add_argument("--status", default=None, help="assemble: the status line stored in the results")
     parser.add_argument("--plot", type=Path, default=None)

@@ -286,6 +286,13 @@ def cifar10_report(results: dict, base_width: int = 32) -> str:
                      f"{row['epochs_chosen_on_validation']} epochs (validation): "
                      f"{stats.Estimate.from_dict(row['accuracy']).format()}; DCGAN D - autoencoder, paired: "
                      f"{gap_text} points.")
+    for budget, row in entry.get("rotation_head", {}).items():
+        gap = row.get("gap_dcgan_minus_rotation")
+        gap_text = stats.Estimate.from_dict(gap).format(signed=True) if gap else "–"
+        lines.append(f"\nGAN with a rotation head on D (SS-GAN, no labels), {budget}/class, "
+                     f"{len(row['seeds'])} seeds, {row['epochs_chosen_on_validation']} epochs (validation): "
+                     f"{stats.Estimate.from_dict(row['accuracy']).format()}; plain D - rotation-head D, "
+                     f"paired: {gap_text} points.")
     for budget, row in entry.get("supervised_cnn", {}).items():
         gap = row.get("gap_dcgan_minus_supervised")
         gap_text = stats.Estimate.from_dict(gap).format(signed=True) if gap else "–"
