@@ -98,7 +98,9 @@ def restore_run(
 
     Returns the stored training history (a dict) for the trainer to continue.
     """
-    mismatched = {k: (state["config"].get(k), v) for k, v in config.items() if state["config"].get(k) != v}
+    saved = state["config"]
+    keys = sorted({*config, *saved})  # a key only one side has (an extra D loss, betas) is a mismatch too
+    mismatched = {k: (saved.get(k), config.get(k)) for k in keys if saved.get(k) != config.get(k)}
     if mismatched:
         details = ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in mismatched.items())
         raise CheckpointError(f"The checkpoint belongs to a different run ({details}).")

@@ -13,7 +13,6 @@ shows them, and notebook 07 cites the memorisation figures.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -70,23 +69,12 @@ def build_recipe_gan(recipe: Recipe, image_size: int, channels: int, base_width:
 def train_recipe(generator: nn.Module, discriminator: nn.Module, data: ImageData, recipe: Recipe,
                  epochs: int, batch_size: int, seed: int,
                  after_epoch: Callable[[int], None] | None = None) -> float:
-    """Train with the recipe's optimiser settings (CPU or the models' device); returns seconds taken."""
-    if batch_size > len(data):
-        raise ValueError(f"batch_size {batch_size} is larger than the dataset ({len(data)} images).")
-    device = models.model_device(generator)
-    data = data.to(device)
-    opt_g, opt_d = train.make_optimizers(generator, discriminator, recipe.lr, (recipe.beta1, 0.999))
-    rng = torch.Generator().manual_seed(seed)
-    start = time.perf_counter()
-    for epoch in range(epochs):
-        generator.train()
-        discriminator.train()
-        for real_images, _ in data.batches(batch_size, rng=rng):
-            noise = torch.randn(batch_size, generator.latent_dim, generator=rng).to(device)
-            train.training_step(generator, discriminator, opt_g, opt_d, real_images, noise)
-        if after_epoch is not None:
-            after_epoch(epoch + 1)
-    return time.perf_counter() - start
+    """Train with the recipe's optimiser settings (``train.train_gan``, on the models' device); returns
+    the seconds spent training (``after_epoch`` measurements not counted)."""
+    history = train.train_gan(generator, discriminator, data, epochs, batch_size, lr=recipe.lr, seed=seed,
+                              device=models.model_device(generator), progress=False,
+                              betas=(recipe.beta1, 0.999), after_epoch=after_epoch)
+    return history.seconds
 
 
 def run_ablation(data: ImageData, scorer: metrics.SampleQualityScorer, epochs: int, seeds: list[int],

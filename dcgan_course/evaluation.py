@@ -28,6 +28,8 @@ RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(-1, 5, 13))
 NORMALISATIONS = ("standardise", "centre")
 PIXELS = "pixels"
 RESULTS_FILE = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "probe.json"
+CIFAR10_RESULTS_FILE = RESULTS_FILE.with_name("cifar10.json")
+CIFAR10_KEY = "cifar10-jpeg75"  # the JPEG-75 copy of CIFAR-10: never mixed with torchvision's
 
 
 def carve_splits(train: ImageData, pool_size: int, validation_per_class: int,
@@ -61,19 +63,81 @@ def representation(discriminator: Discriminator | None, splits: Sequence[ImageDa
             for name, blocks in layer_choices(discriminator).items()}
 
 
+@dataclass(frozen=True)
+class RidgeFit:
+    """One-vs-all ridge classifiers (targets ±1, unpenalised intercept), one per penalty ``alphas[a]``.
+
+    ``coef`` (A, D, K) and ``intercept`` (A, K) give the scores ``x @ coef[a] + intercept[a]``;
+    ``loo_error`` (A,) is the exact leave-one-out mean squared error of the targets (what
+    scikit-learn's ``RidgeClassifierCV`` minimises), for choosing the penalty without a validation split.
+    """
+
+    alphas: tuple[float, ...]
+    coef: np.ndarray
+    intercept: np.ndarray
+    loo_error: np.ndarray
+
+    def scores(self, x: np.ndarray) -> np.ndarray:
+        """Class scores (A, N, K) of every penalty's classifier."""
+        weights = self.coef.transpose(1, 0, 2).reshape(self.coef.shape[1], -1)  # (D, A x K)
+        stacked = np.asarray(x, dtype=np.float32) @ weights
+        return stacked.reshape(len(x), len(self.alphas), -1).transpose(1, 0, 2) + self.intercept[:, None, :]
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Predicted classes (A, N)."""
+        return self.scores(x).argmax(2)
+
+
+def fit_ridge(x: np.ndarray, labels: np.ndarray, alphas: Sequence[float], num_classes: int) -> RidgeFit:
+    """The course's one ridge solver: all penalties from one eigendecomposition, in the smaller space.
+
+    With fewer examples than features (few labels) it decomposes the n x n kernel; otherwise the
+    d x d feature covariance (45,000 labels do not fit the kernel form). Big products run in float32,
+    the eigendecomposition in float64. The evaluation protocol (penalty on validation) and the
+    package probe (penalty by leave-one-out, ``probe.make_probe``) both use it.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    x_mean = x.mean(0)
+    centred = x - x_mean
+    targets = (2.0 * np.eye(num_classes, dtype=np.float32)[np.asarray(labels)] - 1.0)
+    t_mean = targets.mean(0)
+    t = targets - t_mean
+    n, d = centred.shape
+    alphas = tuple(float(a) for a in alphas)
+    coef = np.empty((len(alphas), d, num_classes), dtype=np.float32)
+    loo = np.empty(len(alphas))
+    if n <= d:
+        eigenvalues, vectors = np.linalg.eigh((centred @ centred.T).astype(np.float64))
+        eigenvalues = np.clip(eigenvalues, 0.0, None)
+        projected = vectors.T @ t  # (n, K)
+        for a, alpha in enumerate(alphas):
+            dual = vectors @ (projected / (eigenvalues + alpha)[:, None])  # (n, K)
+            coef[a] = centred.T @ dual.astype(np.float32)
+            shrink = eigenvalues / (eigenvalues + alpha)
+            fitted = vectors @ (projected * shrink[:, None])
+            hat = (vectors**2) @ shrink + 1.0 / n
+            loo[a] = np.mean(((t - fitted) / (1.0 - hat)[:, None]) ** 2)
+    else:
+        eigenvalues, vectors = np.linalg.eigh((centred.T @ centred).astype(np.float64))
+        eigenvalues = np.clip(eigenvalues, 0.0, None)
+        rotated = centred @ vectors.astype(np.float32)  # (n, d)
+        projected = rotated.T @ t  # (d, K)
+        for a, alpha in enumerate(alphas):
+            inverse = 1.0 / (eigenvalues + alpha)
+            coef[a] = vectors.astype(np.float32) @ (projected * inverse[:, None]).astype(np.float32)
+            fitted = rotated @ (projected * inverse[:, None]).astype(np.float32)
+            hat = (rotated**2) @ inverse.astype(np.float32) + 1.0 / n
+            loo[a] = np.mean(((t - fitted) / (1.0 - hat)[:, None]) ** 2)
+    intercept = (t_mean[None, :] - np.einsum("d,adk->ak", x_mean, coef)).astype(np.float32)
+    return RidgeFit(alphas, coef, intercept, loo)
+
+
 def ridge_predictions(train_x: np.ndarray, train_y: np.ndarray, eval_x: np.ndarray, normalisation: str,
                       alphas: Sequence[float], num_classes: int) -> np.ndarray:
-    """Predicted labels (A, N) of ridge classifiers (one-vs-all, ±1) for every alpha, via the n x n kernel."""
+    """Predicted labels (A, N) of ridge classifiers (one-vs-all, ±1) for every alpha (``fit_ridge``)."""
     mean = train_x.mean(0)
     scale = train_x.std(0) + 1e-6 if normalisation == "standardise" else 1.0
-    x, z = (train_x - mean) / scale, (eval_x - mean) / scale
-    targets = 2.0 * np.eye(num_classes)[train_y] - 1.0
-    target_mean = targets.mean(0)
-    eigenvalues, eigenvectors = np.linalg.eigh(x @ x.T)
-    projected = eigenvectors.T @ (targets - target_mean)
-    cross = z @ x.T @ eigenvectors
-    return np.stack([(cross @ (projected / (eigenvalues + alpha)[:, None]) + target_mean).argmax(1)
-                     for alpha in alphas])
+    return fit_ridge((train_x - mean) / scale, train_y, alphas, num_classes).predict((eval_x - mean) / scale)
 
 
 @dataclass(frozen=True)
@@ -154,3 +218,86 @@ def benchmark_report(results: dict) -> str:
             "GANs already in the run cache not counted).\n\n"
             + results_table(entry))
     return "\n\n".join(sections)
+
+
+def load_cifar10_results(path: Path = CIFAR10_RESULTS_FILE) -> dict:
+    """The CIFAR-10 benchmark's committed results (``benchmarks/cifar10.py``; {} where not shipped)."""
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def plot_cifar10_curve(results: dict, budget: str = "100", base_width: int = 32):
+    """The representation-learning curve from ``benchmarks/results/cifar10.json``: probe test accuracy at
+    ``budget`` labels/class against GAN epochs (mean ± 95 % CI over seeds), with the random-init D and
+    pixel lines and the epoch validation chose. Returns the matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    entry = results[f"{CIFAR10_KEY}/w{base_width}/headline"]
+    curve = entry["curve"][budget]
+    epochs = curve["epochs"]
+    figure, axis = plt.subplots(figsize=(6, 3.6))
+    mean = np.array([100 * p["mean"] for p in curve["dcgan_discriminator"]])
+    half = np.array([100 * (p["ci95"] or 0) for p in curve["dcgan_discriminator"]])
+    axis.plot(epochs, mean, "o-", color="#d62", label="DCGAN discriminator")
+    axis.fill_between(epochs, mean - half, mean + half, color="#d62", alpha=0.2)
+    for name, colour, label in (("random_init_discriminator", "#69c", "random-init discriminator"),
+                                ("raw_pixels", "#999", "raw pixels")):
+        line = curve[name]
+        m, h = 100 * line["mean"], 100 * (line["ci95"] or 0)
+        axis.axhline(m, color=colour, label=label)
+        axis.axhspan(m - h, m + h, color=colour, alpha=0.15)
+    chosen = entry["budgets"][budget]["epochs_chosen_on_validation"]
+    axis.axvline(chosen, color="k", ls=":", lw=1, label=f"epoch chosen on validation ({chosen})")
+    axis.set_xticks(epochs)
+    axis.set_xlabel("GAN training epochs (45,000 unlabelled images)")
+    axis.set_ylabel(f"test accuracy, % ({budget} labels/class)")
+    axis.set_title(f"CIFAR-10 (JPEG-75): linear probe, mean ± 95 % CI over {len(entry['seeds'])} GAN seeds",
+                   fontsize=9)
+    axis.legend(fontsize=8, loc="lower right")
+    figure.tight_layout()
+    return figure
+
+
+def cifar10_report(results: dict, base_width: int = 32) -> str:
+    """Markdown for README and notebook 06: per budget, test accuracy ± 95 % CI over seeds and the
+    paired gap to the random-init discriminator, with the validation-chosen epoch."""
+    entry = results[f"{CIFAR10_KEY}/w{base_width}/headline"]
+    seeds = len(entry["seeds"])
+    lines = [f"CIFAR-10 as JPEG-75 (`{CIFAR10_KEY}`, mirror commit {entry['source']['commit'][:7]}), D width "
+             f"{base_width}, GAN on the 45,000-image pool, {seeds} GAN seeds x {entry['draws_per_seed']} "
+             "label draws; epochs, ridge penalty and random-init's initialisation chosen on the 5,000-image "
+             "validation split; test scored once per number (95 % Student t intervals over seeds).", "",
+             "| labels per class | GAN epochs (validation) | raw pixels | random-init D | DCGAN D "
+             "| paired gap D - random-init D, points |", "|---:|---:|---:|---:|---:|---:|"]
+    for budget, row in entry["budgets"].items():
+        results_row = row["results"]
+
+        def cell(name, results_row=results_row):
+            accuracy = results_row[name].get("accuracy")
+            return stats.Estimate.from_dict(accuracy).format() if accuracy else "–"
+
+        gap = results_row["dcgan_discriminator"].get("gap")
+        gap_text = stats.Estimate.from_dict(gap).format(signed=True) if gap else "–"
+        lines.append(f"| {budget} | {row['epochs_chosen_on_validation']} | {cell('raw_pixels')} | "
+                     f"{cell('random_init_discriminator')} | {cell('dcgan_discriminator')} | {gap_text} |")
+    for budget, row in entry.get("autoencoder", {}).items():
+        gap = row.get("gap_dcgan_minus_autoencoder")
+        gap_text = stats.Estimate.from_dict(gap).format(signed=True) if gap else "–"
+        lines.append(f"\nAutoencoder (encoder = D's blocks), {budget}/class, {len(row['seeds'])} seeds, "
+                     f"{row['epochs_chosen_on_validation']} epochs (validation): "
+                     f"{stats.Estimate.from_dict(row['accuracy']).format()}; DCGAN D - autoencoder, paired: "
+                     f"{gap_text} points.")
+    for budget, row in entry.get("rotation_head", {}).items():
+        gap = row.get("gap_dcgan_minus_rotation")
+        gap_text = stats.Estimate.from_dict(gap).format(signed=True) if gap else "–"
+        lines.append(f"\nGAN with a rotation head on D (SS-GAN, no labels), {budget}/class, "
+                     f"{len(row['seeds'])} seeds, {row['epochs_chosen_on_validation']} epochs (validation): "
+                     f"{stats.Estimate.from_dict(row['accuracy']).format()}; plain D - rotation-head D, "
+                     f"paired: {gap_text} points.")
+    for budget, row in entry.get("supervised_cnn", {}).items():
+        gap = row.get("gap_dcgan_minus_supervised")
+        gap_text = stats.Estimate.from_dict(gap).format(signed=True) if gap else "–"
+        lines.append(f"\nSupervised CNN (D's architecture + linear head, trained on the draw only, flips and "
+                     f"4-px shifts), {budget}/class, {len(row['seeds'])} seeds: "
+                     f"{stats.Estimate.from_dict(row['accuracy']).format()}; DCGAN D probe - supervised CNN, "
+                     f"paired: {gap_text} points.")
+    return "\n".join(lines)

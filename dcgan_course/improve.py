@@ -24,7 +24,7 @@ from . import settings
 from .data import ImageData
 from .losses import gan_loss
 from .models import Discriminator, Generator, evaluation_mode, init_weights, model_device
-from .train import generator_step, make_optimizers
+from .train import make_optimizers, train_gan
 
 CLASS_LOSS_WEIGHT = 1.0
 
@@ -122,6 +122,20 @@ def k_plus_one_step(
     return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
 
 
+class LabelledClassLoss(nn.Module):
+    """AC-GAN's extra D term for ``train.train_gan``: ``weight`` x the class cross-entropy of a random
+    batch of the few labelled images (drawn with torch's global RNG, which the checkpoint saves)."""
+
+    def __init__(self, labelled: ImageData, batch_size: int, weight: float = CLASS_LOSS_WEIGHT) -> None:
+        super().__init__()
+        self.labelled, self.batch_size, self.weight = labelled, batch_size, weight
+
+    def forward(self, discriminator: ClassifierDiscriminator, real_images: torch.Tensor) -> torch.Tensor:
+        pick = torch.randint(len(self.labelled), (self.batch_size,)).to(self.labelled.device)
+        _, class_logits = discriminator.real_fake_and_class_logits(self.labelled.images[pick])
+        return self.weight * F.cross_entropy(class_logits.float(), self.labelled.labels[pick])
+
+
 def train_auxiliary_gan(
     generator: Generator,
     discriminator: ClassifierDiscriminator,
@@ -135,29 +149,67 @@ def train_auxiliary_gan(
 ) -> list[float]:
     """Train a GAN whose discriminator also classifies the few ``labelled`` images; returns D's losses.
 
-    ``k_plus_one=False``: the auxiliary-classifier objective; ``True``: the K+1 semi-supervised GAN.
+    ``k_plus_one=False``: the auxiliary-classifier objective, ``train.train_gan`` with the class loss
+    as its extra D term; ``True``: the K+1 semi-supervised GAN (its own D and G losses, its own loop).
     """
     device = model_device(discriminator)
     data, labelled = data.to(device), labelled.to(device)
+    if not k_plus_one:
+        class_loss = LabelledClassLoss(labelled, batch_size)
+        history = train_gan(generator, discriminator, data, epochs, batch_size, seed=seed, device=device,
+                            progress=progress, extra_discriminator_loss=class_loss)
+        return history.loss_d
     opt_g, opt_d = make_optimizers(generator, discriminator)
     rng = torch.Generator().manual_seed(seed)
     losses = []
-    bar = tqdm(total=epochs * (len(data) // batch_size), desc="K+1 GAN" if k_plus_one else "AC-GAN",
-               disable=not progress)
+    bar = tqdm(total=epochs * (len(data) // batch_size), desc="K+1 GAN", disable=not progress)
     for _ in range(epochs):
         for real_images, _ in data.batches(batch_size, shuffle=True, rng=rng):
             pick = torch.randint(len(labelled), (batch_size,), generator=rng).to(device)
             noise = torch.randn(batch_size, generator.latent_dim, generator=rng).to(device)
-            batch = (real_images, labelled.images[pick], labelled.labels[pick], noise)
-            if k_plus_one:
-                step = k_plus_one_step(generator, discriminator, (opt_g, opt_d), *batch)
-            else:
-                step = auxiliary_discriminator_step(generator, discriminator, opt_d, *batch)
-                generator_step(generator, discriminator, opt_g, noise)
+            step = k_plus_one_step(generator, discriminator, (opt_g, opt_d), real_images,
+                                   labelled.images[pick], labelled.labels[pick], noise)
             losses.append(step["loss_d"])
             bar.update()
     bar.close()
     return losses
+
+
+ROTATIONS = 4
+
+
+def rotate_quarter_turns(images: torch.Tensor, turns: torch.Tensor) -> torch.Tensor:
+    """Rotate image i of (N, C, H, W) by ``turns[i]`` x 90 degrees (square images)."""
+    rotated = images.clone()
+    for k in range(1, ROTATIONS):
+        chosen = turns == k
+        if chosen.any():
+            rotated[chosen] = torch.rot90(images[chosen], k, dims=(2, 3))
+    return rotated
+
+
+class RotationLoss(nn.Module):
+    """SS-GAN's self-supervised D term (Chen et al. 2019): predict how far each real image was rotated.
+
+    One random rotation (0/90/180/270 degrees) per real image, drawn with torch's global RNG (saved in
+    the checkpoint, so resume stays exact); a linear head on D's last block (its 4x4 map); ``weight``
+    is SS-GAN's beta. G gets no rotation term (SS-GAN's alpha = 0). No label is used: the "class" is
+    the rotation we applied. Pass it as ``train.train_gan(..., extra_discriminator_loss=RotationLoss(D))``.
+    """
+
+    def __init__(self, discriminator: Discriminator, weight: float = 1.0) -> None:
+        super().__init__()
+        self.weight = weight
+        self.head = nn.Linear(discriminator.feature_widths[-1] * 16, ROTATIONS)
+
+    def logits(self, discriminator: Discriminator, images: torch.Tensor) -> torch.Tensor:
+        """Rotation logits (N, 4) from D's last block."""
+        return self.head(discriminator.blocks(images).flatten(1))
+
+    def forward(self, discriminator: Discriminator, real_images: torch.Tensor) -> torch.Tensor:
+        turns = torch.randint(ROTATIONS, (len(real_images),)).to(real_images.device)
+        logits = self.logits(discriminator, rotate_quarter_turns(real_images, turns))
+        return self.weight * F.cross_entropy(logits.float(), turns)
 
 
 def random_translate(images: torch.Tensor, max_shift: int = 4) -> torch.Tensor:

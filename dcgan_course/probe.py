@@ -16,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression, RidgeClassifierCV
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -24,7 +25,7 @@ from sklearn.svm import LinearSVC
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import features, models, stats
+from . import evaluation, features, models, stats
 from .data import ImageData, load_dataset
 from .saved_discriminators import load_probe_models
 
@@ -95,17 +96,40 @@ def cross_validation_folds(labels: np.ndarray, seed: int) -> StratifiedKFold | N
     return StratifiedKFold(folds, shuffle=True, random_state=seed) if folds >= 2 else None
 
 
+class RidgeProbe(ClassifierMixin, BaseEstimator):
+    """Ridge classifier (one-vs-all, ±1) with its penalty chosen by exact leave-one-out on the labelled
+    examples only: ``evaluation.fit_ridge``, the same solver the evaluation protocol uses."""
+
+    def __init__(self, alphas: Sequence[float] = RIDGE_ALPHAS):
+        self.alphas = alphas
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> RidgeProbe:
+        self.classes_, encoded = np.unique(np.asarray(y), return_inverse=True)
+        solution = evaluation.fit_ridge(x, encoded, self.alphas, len(self.classes_))
+        best = int(np.argmin(solution.loo_error))
+        self.alpha_ = solution.alphas[best]
+        self.coef_, self.intercept_ = solution.coef[best], solution.intercept[best]
+        return self
+
+    def decision_function(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(x, dtype=np.float32) @ self.coef_ + self.intercept_
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.classes_[self.decision_function(x).argmax(1)]
+
+
 def make_probe(classifier: str = "ridge", labels: np.ndarray | None = None, seed: int = 0) -> Pipeline:
     """Standardise, then a linear classifier whose regularisation is chosen on the labelled examples only.
 
-    ``ridge``: least-squares classifier, strength picked by exact leave-one-out (fast, the default).
+    ``ridge``: least-squares classifier, strength picked by exact leave-one-out (fast, the default;
+    ``RidgeProbe``, the evaluation protocol's solver).
     ``svm``: the paper's L2-SVM (squared hinge), ``logistic``: logistic regression; both pick C by
     stratified cross-validation over ``REGULARISATION_GRID`` when every class has 2+ labels.
     """
     if classifier not in CLASSIFIERS:
         raise ValueError(f"classifier must be one of {CLASSIFIERS}, got '{classifier}'.")
     if classifier == "ridge":
-        return make_pipeline(StandardScaler(), RidgeClassifierCV(alphas=RIDGE_ALPHAS))
+        return make_pipeline(StandardScaler(), RidgeProbe(RIDGE_ALPHAS))
     model = LinearSVC(C=1e-3) if classifier == "svm" else LogisticRegression(C=1e-2, max_iter=500)
     folds = cross_validation_folds(labels, seed) if labels is not None else None
     if folds is not None:

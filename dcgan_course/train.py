@@ -10,6 +10,7 @@ the step in ``cuda_graph``.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,10 @@ from .precision import apply_step, autocast, grad_scaler
 ADAM_BETAS = (0.5, 0.999)
 LEARNING_RATE = 2e-4
 FIXED_NOISE_COUNT = 64
+ExtraLoss = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+"""An extra term of D's loss: (discriminator, real batch) -> scalar, added to the real/fake loss every
+step. An ``nn.Module`` (e.g. a rotation head, ``improve.RotationLoss``) has its parameters trained by
+D's optimiser and saved in the checkpoint."""
 LARGE_DATASET = 10_000  # images: above this, full mode on a CPU trains the shared GAN narrower and shorter
 
 
@@ -38,11 +43,16 @@ def make_optimizers(
     lr: float = LEARNING_RATE,
     betas: tuple[float, float] = ADAM_BETAS,
     capturable: bool = False,
+    discriminator_extra: Iterable[nn.Parameter] = (),
 ) -> tuple[torch.optim.Adam, torch.optim.Adam]:
-    """Adam(2e-4, beta1=0.5) for both players, as in the DCGAN paper (capturable: CUDA-graph safe)."""
+    """Adam(2e-4, beta1=0.5) for both players, as in the DCGAN paper (capturable: CUDA-graph safe).
+
+    ``discriminator_extra``: more parameters for D's optimiser (the head of an extra D loss).
+    """
     return (
         torch.optim.Adam(generator.parameters(), lr=lr, betas=betas, capturable=capturable),
-        torch.optim.Adam(discriminator.parameters(), lr=lr, betas=betas, capturable=capturable),
+        torch.optim.Adam([*discriminator.parameters(), *discriminator_extra], lr=lr, betas=betas,
+                         capturable=capturable),
     )
 
 
@@ -52,13 +62,19 @@ def discriminator_update(
     real_images: torch.Tensor,
     fake_images: torch.Tensor,
     scaler: Any | None = None,
+    extra_loss: ExtraLoss | None = None,
 ) -> dict[str, torch.Tensor]:
-    """One D update on a real and a fake batch; G gets no gradient because the fakes are detached."""
+    """One D update on a real and a fake batch; G gets no gradient because the fakes are detached.
+
+    ``extra_loss(discriminator, real_images)`` is added to D's loss (``loss_d`` includes it).
+    """
     optimizer.zero_grad(set_to_none=True)
     with autocast(real_images.device):
         real_logits = discriminator(real_images)
         fake_logits = discriminator(fake_images.detach())
         loss = gan_loss(real_logits, True) + gan_loss(fake_logits, False)
+        if extra_loss is not None:
+            loss = loss + extra_loss(discriminator, real_images)
     apply_step(loss, optimizer, scaler)
     return {
         "loss_d": loss.detach(),
@@ -124,11 +140,12 @@ def training_step(
     real_images: torch.Tensor,
     noise: torch.Tensor,
     scaler: Any | None = None,
+    extra_loss: ExtraLoss | None = None,
 ) -> torch.Tensor:
     """One D update then one G update, sharing one G forward; returns the STEP_KEYS values."""
     with autocast(noise.device):
         fake_images = generator(noise)
-    step = discriminator_update(discriminator, opt_d, real_images, fake_images, scaler)
+    step = discriminator_update(discriminator, opt_d, real_images, fake_images, scaler, extra_loss)
     step |= generator_update(discriminator, opt_g, fake_images, scaler)
     return torch.stack([step[key] for key in STEP_KEYS])
 
@@ -168,6 +185,9 @@ def train_gan(
     resume: bool = False,
     device: torch.device | str | None = None,
     progress: bool = True,
+    betas: tuple[float, float] = ADAM_BETAS,
+    extra_discriminator_loss: ExtraLoss | None = None,
+    after_epoch: Callable[[int], None] | None = None,
 ) -> History:
     """Train G and D against each other for ``epochs`` epochs and return the History.
 
@@ -176,6 +196,11 @@ def train_gan(
     giving exactly the run an uninterrupted call would have produced. Under an initialised process
     group (torchrun) every rank trains on its chunk of a global batch of ``world size × batch_size``
     with DDP; see ``distributed``.
+
+    ``betas``: Adam's (beta1, beta2) for both players. ``extra_discriminator_loss``: a term added to
+    D's loss every step (see ``ExtraLoss``; e.g. the rotation head of ``improve.RotationLoss``).
+    ``after_epoch(epoch)`` runs after every epoch trained here (1-based, after its checkpoint), e.g.
+    to snapshot or measure D; epochs restored from a checkpoint are not replayed.
     """
     world = distributed.current_world()
     if batch_size * world.size > len(data):
@@ -185,14 +210,24 @@ def train_gan(
     generator.to(device)
     discriminator.to(device)
     data = data.to(device)
-    graphed = use_cuda_graph(device) and world.size == 1
-    opt_g, opt_d = make_optimizers(generator, discriminator, lr, capturable=graphed)
+    if extra_discriminator_loss is not None and world.size > 1:
+        raise ValueError("extra_discriminator_loss is not supported under torchrun (DDP) yet.")
+    extra_module = extra_discriminator_loss if isinstance(extra_discriminator_loss, nn.Module) else None
+    if extra_module is not None:
+        extra_module.to(device)
+    graphed = use_cuda_graph(device) and world.size == 1 and extra_discriminator_loss is None
+    opt_g, opt_d = make_optimizers(generator, discriminator, lr, betas, capturable=graphed,
+                                   discriminator_extra=extra_module.parameters() if extra_module else ())
     scaler = grad_scaler(device)
     rng = torch.Generator().manual_seed(seed)  # batch order and noise: saved for exact resume
     torch.manual_seed(seed + world.rank)
     config = {**model_config(generator, discriminator), "batch_size": batch_size, "lr": lr, "seed": seed}
+    if tuple(betas) != ADAM_BETAS:  # only when set: checkpoints written before betas existed still resume
+        config["betas"] = list(betas)
+    if extra_discriminator_loss is not None:
+        config["extra_discriminator_loss"] = type(extra_discriminator_loss).__name__
     modules = {"generator": generator, "discriminator": discriminator, "opt_g": opt_g, "opt_d": opt_d,
-               "scaler": scaler}
+               "scaler": scaler, "extra_discriminator_loss": extra_module}
     history = History(fixed_noise=torch.randn(FIXED_NOISE_COUNT, generator.latent_dim, generator=rng))
     if resume and checkpoint_path is not None and Path(checkpoint_path).exists():
         state = load_checkpoint(checkpoint_path)
@@ -216,7 +251,7 @@ def train_gan(
                 epoch_steps.append(step_fn(real_images, noise))
             else:
                 epoch_steps.append(training_step(trained_g, trained_d, opt_g, opt_d, real_images,
-                                                 noise, scaler))
+                                                 noise, scaler, extra_discriminator_loss))
             bar.update()
         for values in distributed.mean_over_ranks(torch.stack(epoch_steps), world).tolist():  # one sync
             history.record(dict(zip(STEP_KEYS, values, strict=True)))
@@ -232,6 +267,8 @@ def train_gan(
                     "config": config, "history": asdict(history),
                     "rng": rng.get_state(), "torch_rng": torch.get_rng_state(), **rank_states,
                 })
+        if after_epoch is not None:
+            after_epoch(history.epochs_done)
     bar.close()
     return history
 

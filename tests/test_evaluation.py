@@ -48,3 +48,31 @@ def test_the_results_table_renders_intervals_and_paired_gaps():
     assert table[4] == "| dcgan_discriminator (plain, 4 epochs) | 76.3 ± 2.9 | +3.3 ± 1.4 |"
     assert "gap" not in entry["results"]["random_init_discriminator"]
     assert entry["results"]["raw_pixels"]["accuracy"]["mean"] == pytest.approx(0.67)
+
+
+@pytest.mark.parametrize(("n", "d"), [(40, 300), (300, 20)])  # kernel form, feature-space form
+def test_fit_ridge_matches_sklearn_and_its_leave_one_out_error_is_exact(n, d):
+    rng = np.random.default_rng(0)
+    x, labels, z = rng.normal(size=(n, d)), np.arange(n) % 4, rng.normal(size=(25, d))
+    solution = evaluation.fit_ridge(x, labels, [3.0, 300.0], 4)
+    targets = 2.0 * np.eye(4)[labels] - 1.0
+    for a, alpha in enumerate([3.0, 300.0]):
+        reference = RidgeClassifier(alpha=alpha).fit(x, labels)
+        np.testing.assert_allclose(solution.scores(z)[a], reference.decision_function(z), atol=1e-4)
+        left_out = [evaluation.fit_ridge(x[np.arange(n) != i], labels[np.arange(n) != i], [alpha], 4)
+                    .scores(x[i:i + 1])[0, 0] for i in range(n)]  # refit without example i
+        assert solution.loo_error[a] == pytest.approx(np.mean((np.stack(left_out) - targets) ** 2), rel=1e-4)
+
+
+def test_the_package_probe_picks_the_penalty_sklearns_leave_one_out_picks():
+    from sklearn.linear_model import RidgeClassifierCV
+
+    rng = np.random.default_rng(1)
+    for n, d in ((60, 300), (400, 30)):
+        x, weights = rng.normal(size=(n, d)), rng.normal(size=(d, 5))
+        labels = (x @ weights + 3 * rng.normal(size=(n, 5))).argmax(1)
+        ours = probe.RidgeProbe(probe.RIDGE_ALPHAS).fit(x, labels)
+        reference = RidgeClassifierCV(alphas=probe.RIDGE_ALPHAS).fit(x, labels)
+        assert ours.alpha_ == reference.alpha_
+        z = rng.normal(size=(200, d))
+        assert np.array_equal(ours.predict(z), reference.predict(z))

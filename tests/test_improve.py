@@ -147,3 +147,34 @@ def test_every_recipe_builds_a_discriminator_whose_weights_a_plain_one_can_probe
     assert isinstance(improve.recipe_gan("translate")[1], improve.AugmentedDiscriminator)
     with pytest.raises(ValueError, match="Unknown recipe 'mixup'. Choose one of: plain, translate"):
         improve.recipe_gan("mixup")
+
+
+def test_rotate_quarter_turns_rotates_each_image_by_its_own_count():
+    images = torch.arange(2 * 16, dtype=torch.float32).reshape(2, 1, 4, 4)
+    rotated = improve.rotate_quarter_turns(images, torch.tensor([0, 3]))
+    assert torch.equal(rotated[0], images[0])
+    assert torch.equal(rotated[1], torch.rot90(images[1], 3, dims=(1, 2)))
+
+
+def test_the_rotation_head_learns_rotations_through_train_gan_without_labels():
+    from dcgan_course.train import train_gan
+
+    torch.manual_seed(0)
+    images = torch.full((64, 1, 32, 32), -1.0)
+    images[:, :, :8, :] = 1.0  # a bright band at the top: its side after rotation tells the rotation
+    noisy = images + 0.3 * torch.randn(images.shape)
+    data = ImageData(noisy, torch.zeros(64, dtype=torch.long), ["x"], "band")
+    generator = Generator(latent_dim=16, image_size=32, channels=1, base_width=8)
+    discriminator = Discriminator(image_size=32, channels=1, base_width=8)
+    generator.apply(init_weights)
+    discriminator.apply(init_weights)
+    rotation = improve.RotationLoss(discriminator, weight=1.0)
+    head_before = rotation.head.weight.detach().clone()
+    train_gan(generator, discriminator, data, 6, batch_size=16, progress=False,
+              extra_discriminator_loss=rotation)
+    assert not torch.equal(head_before, rotation.head.weight)  # D's optimiser trains the head
+    turns = torch.arange(len(data)) % 4
+    with torch.no_grad():
+        discriminator.eval()
+        logits = rotation.logits(discriminator, improve.rotate_quarter_turns(data.images, turns))
+    assert (logits.argmax(1) == turns).float().mean() > 0.5  # chance: 0.25

@@ -173,3 +173,90 @@ def test_pretrained_gan_on_a_cpu_trains_a_large_dataset_narrower_and_shorter(mon
     monkeypatch.setenv("DCGAN_COURSE_DEVICE", "cuda")
     train.pretrained_gan("large", progress=False, device="cpu")
     assert (trained["width"], trained["epochs"]) == (64, 20)  # the real size where a GPU is there
+
+
+def test_betas_reach_both_optimisers_and_change_the_run(small_data):
+    runs = {}
+    for betas in ((0.5, 0.999), (0.9, 0.99)):
+        generator, discriminator = small_gan()
+        seen = []
+        original = torch.optim.Adam.__init__
+
+        def spy(self, params, *args, _seen=seen, _original=original, **kwargs):
+            _seen.append(kwargs.get("betas"))
+            _original(self, params, *args, **kwargs)
+
+        torch.optim.Adam.__init__ = spy
+        try:
+            train_gan(generator, discriminator, small_data, 1, batch_size=32, progress=False, betas=betas)
+        finally:
+            torch.optim.Adam.__init__ = original
+        assert seen == [betas, betas]
+        runs[betas] = [p.detach().clone() for p in discriminator.parameters()]
+    assert any(not torch.equal(a, b) for a, b in zip(*runs.values(), strict=True))
+
+
+def test_after_epoch_runs_once_per_new_epoch_and_not_for_restored_ones(small_data, tmp_path):
+    path, calls = tmp_path / "run.pt", []
+    generator, discriminator = small_gan()
+    def record(epoch):
+        calls.append((epoch, load_checkpoint(path)["history"]["epochs_done"]))
+
+    train_gan(generator, discriminator, small_data, 2, batch_size=32, checkpoint_path=path, progress=False,
+              after_epoch=record)
+    assert calls == [(1, 1), (2, 2)]  # after the epoch's checkpoint is written
+    generator, discriminator = small_gan()
+    train_gan(generator, discriminator, small_data, 3, batch_size=32, checkpoint_path=path, resume=True,
+              progress=False, after_epoch=lambda epoch: calls.append((epoch, None)))
+    assert calls[2:] == [(3, None)]
+
+
+class CountingLoss(torch.nn.Module):
+    """An extra D term with a parameter of its own: pulls ``offset`` to 3 through D's optimiser."""
+
+    def __init__(self):
+        super().__init__()
+        self.offset = torch.nn.Parameter(torch.zeros(()))
+        self.calls = 0
+
+    def forward(self, discriminator, real_images):
+        self.calls += 1
+        assert real_images.shape[0] == 32
+        return 10.0 * (self.offset - 3.0) ** 2 + 0.0 * discriminator(real_images).sum()
+
+
+def test_an_extra_discriminator_loss_runs_every_step_and_trains_its_own_parameters(small_data):
+    generator, discriminator = small_gan()
+    extra = CountingLoss()
+    history = train_gan(generator, discriminator, small_data, 2, batch_size=32, progress=False,
+                        extra_discriminator_loss=extra)
+    assert extra.calls == 2 * (128 // 32)
+    assert 0.0 < extra.offset.item() < 3.0  # moved towards 3 by D's Adam (lr 2e-4, 8 steps: a little)
+    plain_generator, plain_discriminator = small_gan()
+    plain = train_gan(plain_generator, plain_discriminator, small_data, 2, batch_size=32, progress=False)
+    # loss_d includes the extra term (about 10 x 9 = 90 at the start)
+    assert history.loss_d[0] > plain.loss_d[0] + 80
+
+
+def test_an_extra_loss_module_is_checkpointed_and_resumes_exactly(small_data, tmp_path):
+    from dcgan_course.improve import RotationLoss
+
+    generator, discriminator = small_gan()
+    whole = RotationLoss(discriminator)
+    train_gan(generator, discriminator, small_data, 2, batch_size=32, seed=3, progress=False,
+              extra_discriminator_loss=whole)
+    path = tmp_path / "rot.pt"
+    g1, d1 = small_gan()
+    train_gan(g1, d1, small_data, 1, batch_size=32, seed=3, checkpoint_path=path, progress=False,
+              extra_discriminator_loss=RotationLoss(d1))
+    g2, d2 = small_gan()
+    resumed = RotationLoss(d2)
+    train_gan(g2, d2, small_data, 2, batch_size=32, seed=3, checkpoint_path=path, resume=True,
+              progress=False, extra_discriminator_loss=resumed)
+    for a, b in zip([*discriminator.parameters(), *whole.parameters()],
+                    [*d2.parameters(), *resumed.parameters()], strict=True):
+        torch.testing.assert_close(a, b)
+    g3, d3 = small_gan()
+    with pytest.raises(CheckpointError, match="different run"):  # a plain run cannot resume it
+        train_gan(g3, d3, small_data, 3, batch_size=32, seed=3, checkpoint_path=path, resume=True,
+                  progress=False)

