@@ -22,6 +22,10 @@ LONG_MODULES = {
     "cli": 360,  # one small function pair per sub-command, and the loader of the classroom's commands
     "classroom.grading": 365,  # finding, reading, running, scoring (predictions apart, tampering): to split
     "checks.representations": 325,  # three notebooks (05-07), each prediction checking its measurement
+    "evaluation": 305,  # the protocol and its CIFAR-10 results (load, curve, table): to split when it grows
+    "improve": 320,  # the seed's techniques, now with SS-GAN's rotation head: to split by technique
+    "probe": 305,  # linear probes and their tables; the ridge itself lives in evaluation
+    "train": 305,  # the loop, with Adam betas, an extra D term and an after-epoch hook
     "style": 305,  # losses, feature networks and Gatys' loop; its two submodules are imported at the end
 }
 FOUNDATION = {"settings", "data", "models"}  # anything that trains may build on these
@@ -44,7 +48,7 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "features": {"data", "models"},
     "stats": set(),  # means, confidence intervals and paired differences: plain numbers in, numbers out
     "saved_discriminators": {"models", "checkpoint"},  # any recipe's checkpoint, pytorch-examples netD
-    "probe": {"data", "models", "features", "stats", "saved_discriminators"},
+    "probe": {"data", "models", "features", "stats", "saved_discriminators", "evaluation"},  # one ridge
     "evaluation": {"data", "models", "features", "stats"},  # choose on validation, test once, over seeds
     "improve": FOUNDATION | {"losses", "train"},
     "translation": FOUNDATION | {"data.paired", "losses", "precision", "train", "metrics"},
