@@ -56,3 +56,21 @@ def test_the_report_names_the_command_the_splits_and_the_choice():
     report = evaluation.benchmark_report({"digits": entry})
     assert "(translate, 30 epochs)" in report and "`python benchmarks/probe.py --dataset digits`" in report
     assert "200 validation labels" in report and "797 test images" in report
+
+
+def test_the_results_page_shows_exactly_the_committed_cifar10_results():
+    page = (ROOT / "docs" / "results.md").read_text()
+    start = page.index("<!-- benchmark: cifar10 results")
+    block = page[page.index("\n", start) + 1: page.index("<!-- end of cifar10 results -->")]
+    expected = evaluation.cifar10_report(evaluation.load_cifar10_results())
+    assert block.strip() == expected.strip(), "docs/results.md is stale: paste benchmarks/cifar10.py --report"
+
+
+def test_the_readme_opens_with_the_representation_learning_curve_and_notebook_06_renders_it():
+    readme = (ROOT / "README.md").read_text()
+    first_image = re.search(r"!\[[^\]]*\]\[([^\]]+)\]", readme).group(1)
+    assert re.search(rf"^\[{first_image}\]: docs/figures/cifar10_curve.png$", readme, re.M)
+    assert (ROOT / "docs" / "figures" / "cifar10_curve.png").is_file()
+    cells = json.loads((ROOT / "notebooks" / "06_linear_probing.ipynb").read_text())["cells"]
+    code = "".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
+    assert "evaluation.plot_cifar10_curve(" in code and "evaluation.load_cifar10_results()" in code
