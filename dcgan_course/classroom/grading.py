@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ INVALID_JSON = "invalid-json"
 NEWER_NBFORMAT = "newer-nbformat"
 INVALID_NOTEBOOK = "invalid-notebook"
 RUN_ERROR = "run-error"
+PARSING = threading.Lock()  # CPython 3.11's ast.parse in parallel threads: "recursion depth mismatch"
 TAMPERED = "tampered"  # a learner cell rebound what the checks rely on: no check counts
 
 
@@ -283,7 +285,9 @@ def grade_notebook(submission: Submission, reference: Path | None, options: Grad
     if student_notebook is None:
         return row(status, detail, total)
     code = [cell.source for cell in reference_notebook.cells if cell.cell_type == "code"]
-    graded = add_integrity_cells(restore_checks(student_notebook, reference_notebook), imported_modules(code))
+    with PARSING:
+        restored = restore_checks(student_notebook, reference_notebook)
+        graded = add_integrity_cells(restored, imported_modules(code))
     positions, guards = check_positions(graded), integrity_positions(graded)
     predictions = prediction_positions(graded)
     code_cells = sum(cell.cell_type == "code" for cell in graded.cells)
@@ -352,7 +356,8 @@ def grade(submissions: Path, reference: Path, options: GradingOptions = GradingO
         def grade_one(submission: Submission) -> NotebookGrade:
             reference = references.get(submission.notebook)
             result = grade_notebook(submission, reference, options, environment, runs)
-            result = dataclasses.replace(result, matches=package_matches(submission.path, reference))
+            with PARSING:
+                result = dataclasses.replace(result, matches=package_matches(submission.path, reference))
             if on_graded is not None:
                 on_graded(result)
             return result
