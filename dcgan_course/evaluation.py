@@ -257,6 +257,21 @@ def plot_cifar10_curve(results: dict, budget: str = "100", base_width: int = 32)
     return figure
 
 
+CIFAR10_CONTROLS = (  # results key, its paired gap, what the row is, what the gap subtracts
+    ("autoencoder", "gap_dcgan_minus_autoencoder", "Autoencoder (encoder = D's blocks)",
+     "DCGAN D - autoencoder"),
+    ("rotation_head", "gap_dcgan_minus_rotation", "GAN with a rotation head on D (SS-GAN, no labels)",
+     "plain D - rotation-head D"),
+    ("supervised_cnn", "gap_dcgan_minus_supervised", "Supervised CNN (D's architecture + linear head, "
+     "trained on the draw only, flips and 4-px shifts)", "DCGAN D probe - supervised CNN"),
+)
+
+
+def signed(estimate: dict | None) -> str:
+    """A paired gap as '+x.x ± y.y', or a dash where it was not measured."""
+    return stats.Estimate.from_dict(estimate).format(signed=True) if estimate else "–"
+
+
 def cifar10_report(results: dict, base_width: int = 32) -> str:
     """Markdown for README and notebook 06: per budget, test accuracy ± 95 % CI over seeds and the
     paired gap to the random-init discriminator, with the validation-chosen epoch."""
@@ -275,29 +290,14 @@ def cifar10_report(results: dict, base_width: int = 32) -> str:
             accuracy = results_row[name].get("accuracy")
             return stats.Estimate.from_dict(accuracy).format() if accuracy else "–"
 
-        gap = results_row["dcgan_discriminator"].get("gap")
-        gap_text = stats.Estimate.from_dict(gap).format(signed=True) if gap else "–"
+        gap_text = signed(results_row["dcgan_discriminator"].get("gap"))
         lines.append(f"| {budget} | {row['epochs_chosen_on_validation']} | {cell('raw_pixels')} | "
                      f"{cell('random_init_discriminator')} | {cell('dcgan_discriminator')} | {gap_text} |")
-    for budget, row in entry.get("autoencoder", {}).items():
-        gap = row.get("gap_dcgan_minus_autoencoder")
-        gap_text = stats.Estimate.from_dict(gap).format(signed=True) if gap else "–"
-        lines.append(f"\nAutoencoder (encoder = D's blocks), {budget}/class, {len(row['seeds'])} seeds, "
-                     f"{row['epochs_chosen_on_validation']} epochs (validation): "
-                     f"{stats.Estimate.from_dict(row['accuracy']).format()}; DCGAN D - autoencoder, paired: "
-                     f"{gap_text} points.")
-    for budget, row in entry.get("rotation_head", {}).items():
-        gap = row.get("gap_dcgan_minus_rotation")
-        gap_text = stats.Estimate.from_dict(gap).format(signed=True) if gap else "–"
-        lines.append(f"\nGAN with a rotation head on D (SS-GAN, no labels), {budget}/class, "
-                     f"{len(row['seeds'])} seeds, {row['epochs_chosen_on_validation']} epochs (validation): "
-                     f"{stats.Estimate.from_dict(row['accuracy']).format()}; plain D - rotation-head D, "
-                     f"paired: {gap_text} points.")
-    for budget, row in entry.get("supervised_cnn", {}).items():
-        gap = row.get("gap_dcgan_minus_supervised")
-        gap_text = stats.Estimate.from_dict(gap).format(signed=True) if gap else "–"
-        lines.append(f"\nSupervised CNN (D's architecture + linear head, trained on the draw only, flips and "
-                     f"4-px shifts), {budget}/class, {len(row['seeds'])} seeds: "
-                     f"{stats.Estimate.from_dict(row['accuracy']).format()}; DCGAN D probe - supervised CNN, "
-                     f"paired: {gap_text} points.")
+    for key, gap_key, what, comparison in CIFAR10_CONTROLS:
+        for budget, row in entry.get(key, {}).items():
+            epochs = row.get("epochs_chosen_on_validation")
+            trained = f", {epochs} epochs (validation)" if epochs is not None else ""
+            lines.append(f"\n{what}, {budget}/class, {len(row['seeds'])} seeds{trained}: "
+                         f"{stats.Estimate.from_dict(row['accuracy']).format()}; {comparison}, paired: "
+                         f"{signed(row.get(gap_key))} points.")
     return "\n".join(lines)
