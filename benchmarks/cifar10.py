@@ -139,6 +139,12 @@ def draw_index(order: dict, budget: int | str) -> np.ndarray:
 # ----------------------------------------------------------------------------- features
 
 
+def calibration_index(pool_size: int) -> np.ndarray:
+    """The pool images whose statistics recompute every network's BatchNorm: one fixed set for every row."""
+    return np.sort(torch.randperm(pool_size, generator=torch.Generator().manual_seed(1))
+                   [:BN_CALIBRATION_IMAGES].numpy())
+
+
 def calibrate_batch_norm(network: nn.Module, images: torch.Tensor, batch_size: int = 500) -> nn.Module:
     """A copy whose BatchNorm running statistics are recomputed on ``images`` (real pool images).
 
@@ -340,8 +346,7 @@ def headline(args, data) -> None:
     epochs); each epoch's snapshot is probed at the small budgets; the controls once per seed."""
     pool, validation, test = data
     pool_y, val_y, test_y = labels_of(data)
-    statistics_index = np.sort(torch.randperm(len(pool), generator=torch.Generator().manual_seed(1))
-                               [:BN_CALIBRATION_IMAGES].numpy())
+    statistics_index = calibration_index(len(pool))
     budgets = [int(b) for b in args.budgets.split(",")]
     seeds = range(args.first_seed, args.seeds)
     orders = {seed: nested_draws(pool_y, seed) for seed in seeds}
@@ -384,8 +389,7 @@ def all_labels(args, data) -> None:
     trained D first, then the controls, each cached on its own so a stop leaves what finished."""
     pool, validation, test = data
     pool_y, val_y, test_y = labels_of(data)
-    statistics_index = np.sort(torch.randperm(len(pool), generator=torch.Generator().manual_seed(1))
-                               [:BN_CALIBRATION_IMAGES].numpy())
+    statistics_index = calibration_index(len(pool))
     seed = args.first_seed
     results = read_json(RESULTS) or {}
     epoch = args.epoch or results[f"{KEY}/w{args.base_width}/headline"]["budgets"]["100"][
@@ -456,8 +460,7 @@ def autoencoder(args, data) -> None:
     """The autoencoder control, seeds side by side one epoch at a time, probed like the GAN's D."""
     pool, validation, test = data
     pool_y, val_y, test_y = labels_of(data)
-    statistics_index = np.sort(torch.randperm(len(pool), generator=torch.Generator().manual_seed(1))
-                               [:BN_CALIBRATION_IMAGES].numpy())
+    statistics_index = calibration_index(len(pool))
     budgets = [int(b) for b in args.budgets.split(",")]
     seeds = range(args.first_seed, args.seeds)
     orders = {seed: nested_draws(pool_y, seed) for seed in seeds}
