@@ -139,6 +139,13 @@ def draw_index(order: dict, budget: int | str) -> np.ndarray:
 # ----------------------------------------------------------------------------- features
 
 
+def draw_plan(args, pool_labels: np.ndarray) -> tuple[list[int], range, dict[int, list[dict]]]:
+    """The small label budgets, the GAN seeds, and each seed's nested label draws."""
+    seeds = range(args.first_seed, args.seeds)
+    return ([int(b) for b in args.budgets.split(",")], seeds,
+            {seed: nested_draws(pool_labels, seed) for seed in seeds})
+
+
 def calibration_index(pool_size: int) -> np.ndarray:
     """The pool images whose statistics recompute every network's BatchNorm: one fixed set for every row."""
     return np.sort(torch.randperm(pool_size, generator=torch.Generator().manual_seed(1))
@@ -347,9 +354,7 @@ def headline(args, data) -> None:
     pool, validation, test = data
     pool_y, val_y, test_y = labels_of(data)
     statistics_index = calibration_index(len(pool))
-    budgets = [int(b) for b in args.budgets.split(",")]
-    seeds = range(args.first_seed, args.seeds)
-    orders = {seed: nested_draws(pool_y, seed) for seed in seeds}
+    budgets, seeds, orders = draw_plan(args, pool_y)
     needed = {seed: needed_pool_index(statistics_index, orders[seed], budgets) for seed in seeds}
 
     def probe(network, seed):
@@ -461,9 +466,7 @@ def autoencoder(args, data) -> None:
     pool, validation, test = data
     pool_y, val_y, test_y = labels_of(data)
     statistics_index = calibration_index(len(pool))
-    budgets = [int(b) for b in args.budgets.split(",")]
-    seeds = range(args.first_seed, args.seeds)
-    orders = {seed: nested_draws(pool_y, seed) for seed in seeds}
+    budgets, seeds, orders = draw_plan(args, pool_y)
     for epoch in range(1, args.epochs + 1):
         if past(args.stop_after):
             break
