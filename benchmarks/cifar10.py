@@ -343,9 +343,19 @@ def labels_of(data):
     return [split.labels.numpy() for split in data]
 
 
-def past(stop: str | None) -> bool:
-    """Whether the UTC wall clock is past ``stop`` (HH:MM), if given."""
-    return stop is not None and time.strftime("%H:%M", time.gmtime()) >= stop
+def deadline(stop: str | None) -> float | None:
+    """The next UTC wall-clock time ``stop`` (HH:MM) as a timestamp: a time earlier today means tomorrow."""
+    if stop is None:
+        return None
+    hours, minutes = (int(part) for part in stop.split(":"))
+    now = time.time()
+    today = now - now % 86_400 + 3_600 * hours + 60 * minutes
+    return today if today > now else today + 86_400
+
+
+def past(stop: float | None) -> bool:
+    """Whether the wall clock is past the deadline ``stop``, if given."""
+    return stop is not None and time.time() >= stop
 
 
 def headline(args, data) -> None:
@@ -373,7 +383,7 @@ def headline(args, data) -> None:
             print(f"[seed {seed} {name}] " + summary_line(record), flush=True)
     for epoch in range(1, args.epochs + 1):
         if past(args.stop_after):
-            print(f"stopping before epoch {epoch}: past {args.stop_after} UTC", flush=True)
+            print(f"stopping before epoch {epoch}: past the --stop-after time", flush=True)
             break
         for seed in seeds:
             folder = run_folder(args.recipe, seed, args.base_width)
@@ -410,7 +420,7 @@ def all_labels(args, data) -> None:
                 "pixels": lambda: None}
     for name, build in networks.items():
         if past(args.stop_after):
-            print(f"stopping before {name}: past {args.stop_after} UTC", flush=True)
+            print(f"stopping before {name}: past the --stop-after time", flush=True)
             break
 
         def compute(build=build):
@@ -759,6 +769,7 @@ def main() -> None:
     parser.add_argument("--stop-after", default=None, help="UTC HH:MM after which no new epoch starts")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    args.stop_after = deadline(args.stop_after)
     if args.prepare:
         return prepare()
     if args.assemble:

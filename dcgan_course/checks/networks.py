@@ -14,7 +14,17 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from . import call_learner, check_prediction, expect, expect_shape, expect_tensor, passed
+from . import (
+    Verification,
+    call_learner,
+    check_prediction,
+    check_rng,
+    expect,
+    expect_shape,
+    expect_tensor,
+    passed,
+    reproducing,
+)
 
 POOLING_LAYERS = (
     nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveMaxPool2d, nn.AdaptiveAvgPool2d, nn.LPPool2d,
@@ -89,8 +99,8 @@ def value_range(tensor: torch.Tensor) -> str:
 
 
 def seeded(*shape: int, seed: int = 0) -> torch.Tensor:
-    """Reproducible inputs in [-1, 1]."""
-    return torch.rand(*shape, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+    """Inputs in [-1, 1] drawn from the grader's check seed (``seed`` tells input sets apart)."""
+    return torch.rand(*shape, generator=check_rng(seed)) * 2 - 1
 
 
 def after_each_conv(calls: list[LayerCall]) -> list[list[type]]:
@@ -117,34 +127,41 @@ def expect_no_resizing(calls: list[LayerCall], final_size: int, name: str) -> No
 
 # ---------------------------------------------------------------- 01: the paper's 5x5 block
 
+@reproducing
 def check_paper_block(block_factory: Callable[[int, int], nn.Module]) -> None:
     """``block_factory(in_channels, out_channels)``: ConvTranspose2d(5, stride 2) -> BatchNorm2d -> ReLU."""
     name = "paper_block"
+    verified = Verification(name)
     block = call_learner(name, f"{name}(32, 16)", block_factory, 32, 16)
     expect(isinstance(block, nn.Module), f"{name} should return an nn.Module (e.g. nn.Sequential), "
                                          f"got {type(block).__name__}.")
     expect_no_pooling(block, name)
-    for size in (4, 7):
-        output = forward(block, seeded(2, 32, size, size), f"{name}(32, 16)")
-        expect(output.dim() == 4, f"{name}(32, 16) should output (N, C, H, W), got {tuple(output.shape)}.")
-        got = output.shape[-1]
-        hint = {2 * size + 1: "one pixel too many: with kernel 5, padding 1 overshoots",
-                2 * size - 1: "one pixel short: no integer padding gives 2n with kernel 5 and stride 2; "
-                              "nn.ConvTranspose2d has an argument that adds the missing row on one side"}
-        expect_shape(output, (2, 16, 2 * size, 2 * size),
-                     f"{name}(32, 16) on a {size}x{size} map must double it"
-                     + (f" ({hint[got]}; lecture 01, §2)" if got in hint else ""))
-    calls = trace_layers(block, seeded(2, 32, 4, 4))
+    with verified("doubles 4x4 and 7x7 maps"):
+        for offset, size in enumerate((4, 7)):
+            output = forward(block, seeded(2, 32, size, size, seed=offset), f"{name}(32, 16)")
+            expect(output.dim() == 4,
+                   f"{name}(32, 16) should output (N, C, H, W), got {tuple(output.shape)}.")
+            got = output.shape[-1]
+            hint = {2 * size + 1: "one pixel too many: with kernel 5, padding 1 overshoots",
+                    2 * size - 1: "one pixel short: no integer padding gives 2n with kernel 5 and stride 2; "
+                                  "nn.ConvTranspose2d has an argument that adds the missing row on one side"}
+            expect_shape(output, (2, 16, 2 * size, 2 * size),
+                         f"{name}(32, 16) on a {size}x{size} map must double it"
+                         + (f" ({hint[got]}; lecture 01, §2)" if got in hint else ""))
+    calls = trace_layers(block, seeded(2, 32, 4, 4, seed=2))
     convs = [call.module for call in calls if isinstance(call.module, CONVOLUTIONS)]
-    expect(len(convs) == 1 and isinstance(convs[0], nn.ConvTranspose2d),
-           f"{name} should hold exactly one nn.ConvTranspose2d and no other convolution.")
-    expect(convs[0].kernel_size == (5, 5) and convs[0].stride == (2, 2),
-           f"{name}'s transposed convolution has kernel {convs[0].kernel_size} and stride {convs[0].stride}: "
-           "the paper's own code uses 5x5 kernels with stride 2 (4x4 comes from the Torch/PyTorch ports).")
-    expect(after_each_conv(calls) == [[nn.BatchNorm2d, nn.ReLU]],
-           f"{name} calls {[type(c.module).__name__ for c in calls]}: the block is ConvTranspose2d -> "
-           "BatchNorm2d -> ReLU (the generator uses ReLU, LeakyReLU belongs to D; lecture 01, §3-4).")
-    passed(f"{name}: ConvTranspose2d(kernel 5, stride 2) -> BatchNorm2d -> ReLU; doubles 4x4 and 7x7 maps.")
+    with verified("one ConvTranspose2d(kernel 5, stride 2)"):
+        expect(len(convs) == 1 and isinstance(convs[0], nn.ConvTranspose2d),
+               f"{name} should hold exactly one nn.ConvTranspose2d and no other convolution.")
+        expect(convs[0].kernel_size == (5, 5) and convs[0].stride == (2, 2),
+               f"{name}'s transposed convolution has kernel {convs[0].kernel_size} and stride "
+               f"{convs[0].stride}: the paper's own code uses 5x5 kernels with stride 2 (4x4 comes from the "
+               "Torch/PyTorch ports).")
+    with verified("then BatchNorm2d -> ReLU"):
+        expect(after_each_conv(calls) == [[nn.BatchNorm2d, nn.ReLU]],
+               f"{name} calls {[type(c.module).__name__ for c in calls]}: the block is ConvTranspose2d -> "
+               "BatchNorm2d -> ReLU (the generator uses ReLU, LeakyReLU belongs to D; lecture 01, §3-4).")
+    verified.passed()
 
 
 def stamp_counts(kernel: int, stride: int = 2) -> torch.Tensor:
