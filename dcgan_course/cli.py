@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -168,8 +169,10 @@ def run_grade(args: argparse.Namespace) -> int:
     """Grade every submission and write the reports; 0 even when students fail, 1 if a run broke."""
     grading, reports = classroom_module("grading"), classroom_module("reports")
 
+    check_seed = secrets.randbelow(1_000_000) if args.check_seed is None else args.check_seed
     options = grading.GradingOptions(cell_timeout=args.timeout, fast=not args.full,
-                                     warm_kernels=grading.WARM_KERNELS_WORK and not args.cold_kernels)
+                                     warm_kernels=grading.WARM_KERNELS_WORK and not args.cold_kernels,
+                                     check_seed=check_seed)
     try:
         grades = grading.grade(args.submissions, args.reference, options, jobs=args.jobs,
                                on_graded=lambda row: print(f"{row.student or '-':<20} {row.notebook:<34} "
@@ -199,6 +202,9 @@ def add_grade_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per cell (default: 120)")
     parser.add_argument("--jobs", type=int, default=1, help="notebooks graded at once (default: 1)")
     parser.add_argument("--full", action="store_true", help="run without DCGAN_COURSE_FAST=1 (slow)")
+    parser.add_argument("--check-seed", type=int, default=None,
+                        help="seed the checks draw their inputs from (default: a fresh one per run, so "
+                             "answers hard-coded to one set of inputs fail; the summary names it)")
     parser.add_argument("--cold-kernels", action="store_true",
                         help="start each kernel in a new interpreter, not forked from a warm one (slower)")
     parser.set_defaults(run=run_grade)

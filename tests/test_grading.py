@@ -48,7 +48,7 @@ def build_class(folder: Path, probe: Path) -> None:
     alice = fixture("solutions")
     alice.cells.append(nbformat.v4.new_code_cell(
         f"import json, os\nopen({str(probe)!r}, 'w').write(json.dumps({{'pid': os.getpid(), "
-        "'cwd': os.getcwd()}))", id="probe"))
+        "'cwd': os.getcwd(), 'check_seed': os.environ.get('DCGAN_COURSE_CHECK_SEED')}))", id="probe"))
     save(alice, folder / "alice" / "exercises" / NAME)
 
     save(fixture("exercises"), folder / "bob" / "exercises" / NAME)
@@ -177,6 +177,15 @@ def test_student_code_runs_in_its_own_kernel_process_in_a_scratch_folder(graded_
     assert probe["pid"] != os.getpid()
     assert Path(graded_class["submissions"]) not in Path(probe["cwd"]).parents
     assert not Path(probe["cwd"]).exists()
+
+
+@pytest.mark.notebooks
+def test_checks_draw_from_a_fresh_seed_each_run_that_the_summary_names(graded_class):
+    seed = json.loads(graded_class["probe"].read_text(encoding="utf-8"))["check_seed"]
+    assert seed is not None and seed.isdigit()
+    summary = graded_class["summary"]
+    assert f"check inputs drawn with seed {seed} (regrade with `--check-seed {seed}`" in summary
+    assert grading.grading_environment(grading.GradingOptions(check_seed=7))["DCGAN_COURSE_CHECK_SEED"] == "7"
 
 
 @pytest.mark.notebooks

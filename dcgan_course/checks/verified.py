@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 
 import torch
 
-CHECK_SEED_ENV = "DCGAN_COURSE_CHECK_SEED"
+from ..settings import CHECK_SEED_ENV
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 

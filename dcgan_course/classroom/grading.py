@@ -127,6 +127,7 @@ class GradingOptions:
     fast: bool = True
     warm_kernels: bool = WARM_KERNELS_WORK  # fork each kernel from a template that imported torch & co.
     prebuilt_runs: bool = True  # train the pretrained GAN once, copy it to every notebook's runs/
+    check_seed: int = 0  # the seed check inputs are drawn from (the CLI draws a fresh one per run)
 
 
 # -- finding submissions --------------------------------------------------------------------------
@@ -215,6 +216,7 @@ def grading_environment(options: GradingOptions) -> dict[str, str]:
     environment[settings.FAST_ENV] = "1" if options.fast else "0"
     environment[settings.DATA_ENV] = str(settings.data_root().resolve())
     environment[settings.RUNS_ENV] = "runs"
+    environment[settings.CHECK_SEED_ENV] = str(options.check_seed)
     return environment
 
 

@@ -143,7 +143,8 @@ def describe_run(reference: Path, options: GradingOptions) -> str:
     """One sentence saying how a run was graded, for the top of the summary."""
     mode = "fast mode (DCGAN_COURSE_FAST=1)" if options.fast else "full mode"
     return (f"Checks restored from `{reference}`; run under nbval in {mode}, "
-            f"{options.cell_timeout:g} s per cell.")
+            f"{options.cell_timeout:g} s per cell; check inputs drawn with seed {options.check_seed} "
+            f"(regrade with `--check-seed {options.check_seed}` to reproduce).")
 
 
 def write_reports(grades: Sequence[NotebookGrade], csv_path: Path, note: str = "") -> Path:
