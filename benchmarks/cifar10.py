@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import io
 import json
 import os
@@ -52,6 +53,7 @@ DRAWS = 5
 ALPHAS = tuple(float(a) for a in np.logspace(-1, 6, 15))
 BN_CALIBRATION_IMAGES = 10_000
 PAPER_FEATURE_DIM = 28_672  # the paper's ImageNet-1k D (widths 128..1024 at 4 blocks) x 16 cells
+SVM_PENALTIES = (1e-4, 1e-3, 1e-2, 1e-1)  # L2 penalty per example: C = 1 / (n * penalty) in liblinear's terms
 PAPER = {"all labels (ImageNet-trained D, L2-SVM)": 0.828, "400 per class": 0.738}
 
 
@@ -244,6 +246,51 @@ def probe_rows(rep: Standardised, pool_labels, validation_labels, test_labels, o
     return rows
 
 
+def fit_squared_hinge(x: np.ndarray, labels: np.ndarray, penalty: float, num_classes: int = 10,
+                      steps: int = 200) -> tuple[torch.Tensor, torch.Tensor]:
+    """The paper's L2-SVM: one-vs-rest linear SVMs with the squared hinge, fitted together by L-BFGS.
+
+    Minimises mean_i sum_k max(0, 1 - y_ik (w_k . x_i + b_k))^2 + penalty/2 * ||W||^2 (bias unpenalised),
+    the primal of liblinear's L2-loss SVM with C = 1 / (n * penalty). Returns (weights, bias).
+    """
+    inputs = torch.as_tensor(np.asarray(x, dtype=np.float32))
+    targets = 2 * F.one_hot(torch.as_tensor(labels), num_classes).float() - 1
+    weights = torch.zeros(inputs.shape[1], num_classes, requires_grad=True)
+    bias = torch.zeros(num_classes, requires_grad=True)
+    optimizer = torch.optim.LBFGS([weights, bias], max_iter=steps, history_size=20,
+                                  line_search_fn="strong_wolfe", tolerance_grad=1e-7, tolerance_change=1e-10)
+
+    def objective() -> torch.Tensor:
+        optimizer.zero_grad()
+        margins = (1 - targets * (inputs @ weights + bias)).clamp(min=0)
+        loss = margins.pow(2).mean(0).sum() + penalty / 2 * weights.pow(2).sum()
+        loss.backward()
+        return loss
+
+    optimizer.step(objective)
+    return weights.detach(), bias.detach()
+
+
+def svm_rows(rep: Standardised, pool_labels, validation_labels, test_labels, orders, budgets) -> dict:
+    """Per budget, the L2-SVM on every draw: the penalty chosen by mean validation accuracy, then test."""
+
+    def accuracy(fit, features, labels):
+        weights, bias = fit
+        predicted = (torch.as_tensor(features) @ weights + bias).argmax(1).numpy()
+        return float((predicted == labels).mean())
+
+    rows = {}
+    for budget in budgets:
+        draws = [draw_index(order, budget) for order in (orders[:1] if budget == ALL_LABELS else orders)]
+        fits = [{p: fit_squared_hinge(rep.pool(i), pool_labels[i], p) for p in SVM_PENALTIES} for i in draws]
+        validation = {p: float(np.mean([accuracy(f[p], rep.validation, validation_labels) for f in fits]))
+                      for p in SVM_PENALTIES}
+        best = max(validation, key=validation.get)
+        rows[str(budget)] = {"penalty": best, "validation": round(validation[best], 5),
+                             "test": [round(accuracy(f[best], rep.test, test_labels), 5) for f in fits]}
+    return rows
+
+
 # ----------------------------------------------------------------------------- networks
 
 
@@ -423,14 +470,23 @@ def all_labels(args, data) -> None:
             print(f"stopping before {name}: past the --stop-after time", flush=True)
             break
 
-        def compute(build=build):
-            rep = representation_of(build(), data, statistics_index, everything)
-            rows = probe_rows(rep, pool_y, val_y, test_y, orders, budgets)
-            return {"budgets": rows, "feature_dim": rep.dim, "epoch": epoch}
+        representation = functools.cache(
+            lambda build=build: representation_of(build(), data, statistics_index, everything))
 
-        record = cached_eval(folder / f"all-labels-{name}-b{args.budgets}.json", compute)
-        print(f"[all labels, seed {seed}] {name}: " + summary_line(record) + f" | {uptime_load()}",
-              flush=True)
+        def ridge(representation=representation):
+            rep = representation()
+            return {"budgets": probe_rows(rep, pool_y, val_y, test_y, orders, budgets),
+                    "feature_dim": rep.dim, "epoch": epoch}
+
+        def svm(representation=representation):
+            return {"budgets": svm_rows(representation(), pool_y, val_y, test_y, orders, budgets),
+                    "classifier": "L2-SVM (squared hinge, one-vs-rest, L-BFGS), penalty on validation",
+                    "epoch": epoch}
+
+        for classifier, compute in (("", ridge), ("svm-", svm)):
+            record = cached_eval(folder / f"all-labels-{classifier}{name}-b{args.budgets}.json", compute)
+            print(f"[all labels, seed {seed}] {classifier}{name}: " + summary_line(record)
+                  + f" | {uptime_load()}", flush=True)
 
 
 def autoencoder_at_epoch(pool: ImageData, seed: int, epoch: int, base_width: int) -> nn.Module:

@@ -135,3 +135,25 @@ def test_assemble_chooses_the_epoch_on_validation_and_pairs_seeds(cifar10, tmp_p
     assert "| 100 | 2 |" in cifar10.report(results)
     cifar10.plot_curve(results, tmp_path / "curve.png")
     assert (tmp_path / "curve.png").stat().st_size > 1000
+
+
+def test_the_l2_svm_minimises_the_squared_hinge_and_picks_its_penalty_on_validation(cifar10):
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(10, 20)) * 3
+    labels = np.repeat(np.arange(10), 40)
+    x = (centres[labels] + rng.normal(size=(400, 20))).astype(np.float32)
+    weights, bias = cifar10.fit_squared_hinge(x, labels, penalty=1e-3)
+    assert ((x @ weights.numpy() + bias.numpy()).argmax(1) == labels).mean() > 0.95
+    # the optimum: a small step along any direction does not lower the objective
+    def objective(w, b):
+        targets = 2 * np.eye(10)[labels] - 1
+        return (np.clip(1 - targets * (x @ w + b), 0, None) ** 2).mean(0).sum() + 1e-3 / 2 * (w**2).sum()
+    best = objective(weights.numpy(), bias.numpy())
+    nudge = rng.normal(size=weights.shape).astype(np.float32) * 1e-2
+    assert best <= objective(weights.numpy() + nudge, bias.numpy()) and best <= objective(
+        weights.numpy() - nudge, bias.numpy())
+    rep = cifar10.Standardised(np.arange(400), x, 400, x[:200], x[200:])
+    orders = cifar10.nested_draws(labels, seed=0, draws=2)
+    rows = cifar10.svm_rows(rep, labels, labels[:200], labels[200:], orders, [20])
+    assert rows["20"]["penalty"] in cifar10.SVM_PENALTIES and len(rows["20"]["test"]) == 2
+    assert min(rows["20"]["test"]) > 0.9
