@@ -147,13 +147,13 @@ def check_discriminator_28(discriminator_class: Callable[..., nn.Module]) -> Non
     with verified("widths base_width, 2 * base_width, then one more channel into the logit"):
         for config, calls in traces:
             expect_discriminator_widths(calls, config["base_width"], name)
-    with verified(f"LeakyReLU({SLOPE}) after every hidden convolution, BatchNorm2d on all but the first, "
-                  "nothing after the last"):
-        for _, calls in traces:
-            expect_discriminator_layers(calls, name)
     with verified("raw, unbounded logits (no Sigmoid)"):
         for _, discriminator, images in runs:
             expect_unbounded_logits(discriminator, images, name)
+    with verified(f"LeakyReLU({SLOPE}) after every hidden convolution, BatchNorm2d on all but the first; the "
+                  "logits are the last convolution's output"):
+        for (_, calls), (_, discriminator, images) in zip(traces, runs, strict=True):
+            expect_discriminator_layers(calls, forward(discriminator, images, name), name)
     with verified("BatchNorm keeps running statistics for eval mode"):
         for _, discriminator, images in runs:
             expect_running_statistics(discriminator, images, name)
@@ -185,13 +185,13 @@ def expect_discriminator_widths(calls: list, base_width: int, name: str) -> None
            "variety.")
 
 
-def expect_discriminator_layers(calls: list, name: str) -> None:
+def expect_discriminator_layers(calls: list, logits: torch.Tensor, name: str) -> None:
     """[BatchNorm2d ->] LeakyReLU(0.2) after each hidden conv (none on the first), nothing on the logit.
 
     LeakyReLU is checked by its values (the next convolution's input starts with LeakyReLU(0.2) of what
     the convolution or its BatchNorm gave), so ``F.leaky_relu(x, 0.2)`` counts as well.
     """
-    *hidden, (_, last, _) = conv_groups(calls)
+    *hidden, (last_conv, last, _) = conv_groups(calls)
     expect(bool(hidden), f"{name} has a single convolution: D shrinks the image over several layers.")
     slopes = sorted({call.module.negative_slope for call in calls if isinstance(call.module, nn.LeakyReLU)})
     for index, (conv, followers, following) in enumerate(hidden, start=1):
@@ -220,6 +220,12 @@ def expect_discriminator_layers(calls: list, name: str) -> None:
                                         "erase how real D finds each image (lecture 02, §4).")
     expect(not {nn.LeakyReLU, nn.ReLU, nn.Tanh} & kinds,
            f"{name} squashes its final convolution's output: return it as the logit (lecture 02, §4).")
+    final = last_conv.output
+    expect(final is not None and final.numel() == logits.numel()
+           and torch.allclose(logits.detach().reshape(-1), final.reshape(-1), atol=1e-5),
+           f"{name}'s logits are not its final convolution's output: something after that convolution "
+           f"({', '.join(sorted(kind.__name__ for kind in kinds)) or 'a function in forward'}) changes them. "
+           "Return the final convolution's output, flattened, as the logit (lecture 02, §4).")
 
 
 def expect_unbounded_logits(discriminator: nn.Module, images: torch.Tensor, name: str) -> None:
