@@ -135,9 +135,6 @@ def check_discriminator_28(discriminator_class: Callable[..., nn.Module]) -> Non
                     if logits.numel() == batch else "")
             expect_shape(logits, (batch,), f"{name}({', '.join(f'{k}={v}' for k, v in config.items())}) on "
                                            f"images of shape {tuple(images.shape)}{hint}")
-    with verified("a batch of one gives one finite logit in train and eval mode"):
-        for _, discriminator, images in runs:
-            expect_batch_of_one(discriminator, images[:1], (1,), name)
     traces = [(config, trace_layers(discriminator, images, name)) for config, discriminator, images in runs]
     with verified("strided convolutions alone (no resizing)"):
         for _, calls in traces:
@@ -147,6 +144,9 @@ def check_discriminator_28(discriminator_class: Callable[..., nn.Module]) -> Non
     with verified("widths base_width, 2 * base_width, then one more channel into the logit"):
         for config, calls in traces:
             expect_discriminator_widths(calls, config["base_width"], name)
+    with verified("BatchNorm keeps running statistics for eval mode"):
+        for _, discriminator, images in runs:
+            expect_running_statistics(discriminator, images, name)
     with verified("raw, unbounded logits (no Sigmoid)"):
         for _, discriminator, images in runs:
             expect_unbounded_logits(discriminator, images, name)
@@ -154,9 +154,9 @@ def check_discriminator_28(discriminator_class: Callable[..., nn.Module]) -> Non
                   "logits are the last convolution's output"):
         for (_, calls), (_, discriminator, images) in zip(traces, runs, strict=True):
             expect_discriminator_layers(calls, forward(discriminator, images, name), name)
-    with verified("BatchNorm keeps running statistics for eval mode"):
+    with verified("a batch of one gives one finite logit in train and eval mode"):
         for _, discriminator, images in runs:
-            expect_running_statistics(discriminator, images, name)
+            expect_batch_of_one(discriminator, images[:1], (1,), name)
     with verified("in eval mode a logit depends on the rest of the batch, gradient included (minibatch "
                   "stddev)"):
         for _, discriminator, images in runs:
@@ -205,8 +205,17 @@ def expect_discriminator_layers(calls: list, logits: torch.Tensor, name: str) ->
         before = followers[0].output if index > 1 and followers[0].output is not None else conv.output
         expect(slopes in ([], [SLOPE]), f"{name} uses LeakyReLU with slope {slopes}: DCGAN uses 0.2; the "
                                         "default is 0.01, almost a ReLU (lecture 02, §2).")
-        activated = same_values(following.input if following else None,
-                                F.leaky_relu(before, SLOPE) if before is not None else None)
+        reached = following.input if following else None
+        activated = same_values(reached, F.leaky_relu(before, SLOPE) if before is not None else None)
+        slope = None if activated else fitted_slope(reached, before)
+        expect(slope is None or abs(slope - 1) > 1e-3,
+               f"{name}'s layer {index} has no LeakyReLU after its convolution: without a nonlinearity "
+               "stacked convolutions collapse into one linear map (lecture 02, §2-3).")
+        expect(slope is None or abs(slope) > 1e-3,
+               f"{name}'s layer {index} uses ReLU: D uses LeakyReLU(0.2), so gradients also flow for "
+               "negative inputs (lecture 02, §2).")
+        expect(slope is None, f"{name}'s layer {index} applies LeakyReLU with slope {slope or 0:.2g}: DCGAN "
+                              "uses 0.2; the default is 0.01, almost a ReLU (lecture 02, §2).")
         expect(activated or nn.LeakyReLU in kinds,
                f"{name}'s layer {index} has no LeakyReLU after its convolution: without a nonlinearity "
                "stacked convolutions collapse into one linear map (lecture 02, §2-3).")
@@ -226,6 +235,19 @@ def expect_discriminator_layers(calls: list, logits: torch.Tensor, name: str) ->
            f"{name}'s logits are not its final convolution's output: something after that convolution "
            f"({', '.join(sorted(kind.__name__ for kind in kinds)) or 'a function in forward'}) changes them. "
            "Return the final convolution's output, flattened, as the logit (lecture 02, §4).")
+
+
+def fitted_slope(reached: torch.Tensor | None, before: torch.Tensor | None) -> float | None:
+    """The negative-side slope of a LeakyReLU mapping ``before`` onto what ``reached`` starts with, if any."""
+    if reached is None or before is None or reached.dim() != before.dim():
+        return None
+    if reached.shape[1] < before.shape[1]:
+        return None
+    negative = before < -1e-3
+    if reached.shape[0] != before.shape[0] or reached.shape[2:] != before.shape[2:] or not negative.any():
+        return None
+    slope = (reached[:, : before.shape[1]][negative] / before[negative]).median().item()
+    return slope if same_values(reached, F.leaky_relu(before, slope)) else None
 
 
 def expect_unbounded_logits(discriminator: nn.Module, images: torch.Tensor, name: str) -> None:
