@@ -396,7 +396,16 @@ class DetachedInputDiscriminator(Discriminator28):
         return super().forward(x.detach())
 
 
+class ActivateThenNormalise(Discriminator28):
+    """Conv2d -> LeakyReLU -> BatchNorm2d on the second layer (the order swapped)."""
+
+    def __init__(self, **kwargs: int) -> None:
+        super().__init__(**kwargs)
+        self.layers[3], self.layers[4] = self.layers[4], self.layers[3]
+
+
 @pytest.mark.parametrize(("candidate", "phrases"), [
+    (ActivateThenNormalise, ("layer 2 applies LeakyReLU before BatchNorm",)),
     (SqueezingDiscriminator, ("on a batch of one", ".squeeze() also drops the batch dimension")),
     (UnbiasedStdDevDiscriminator, ("non-finite values", "batch of one", "unbiased=False")),
     (DetachedStdDevDiscriminator, ("no gradient with respect to them", "detached")),
@@ -409,6 +418,16 @@ class DetachedInputDiscriminator(Discriminator28):
 ])
 def test_discriminator_28_names_the_property_probe(candidate, phrases):
     fails_naming(discriminator.check_discriminator_28, candidate, *phrases)
+
+
+@pytest.mark.parametrize(("check", "candidate"), [
+    (networks.check_paper_block, paper_block),
+    (networks.check_generator_28, Generator28),
+    (discriminator.check_minibatch_stddev, MinibatchStdDev),
+    (discriminator.check_discriminator_28, Discriminator28),
+], ids=["paper_block", "generator_28", "minibatch_stddev", "discriminator_28"])
+def test_the_reference_passes_under_every_seed_with_what_it_verified(check, candidate, capsys, monkeypatch):
+    passes_with_verified_line(check, candidate, capsys, monkeypatch)
 
 
 @pytest.mark.parametrize(("check", "candidate"), [

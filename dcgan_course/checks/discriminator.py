@@ -202,7 +202,12 @@ def expect_discriminator_layers(calls: list, logits: torch.Tensor, name: str) ->
                f"{name}'s layer {index} " + ("has BatchNorm: the paper leaves D's input layer without it"
                                              if index == 1 else "has no BatchNorm2d: DCGAN normalises every "
                                              "hidden layer of D but the first") + " (lecture 02, §3).")
-        before = followers[0].output if index > 1 and followers[0].output is not None else conv.output
+        norms = [call for call in followers if isinstance(call.module, nn.BatchNorm2d)]
+        before = norms[0].output if norms and norms[0].output is not None else conv.output
+        activated_first = norms and same_values(norms[0].input, F.leaky_relu(conv.output, SLOPE))
+        expect(not activated_first and not (norms and nn.LeakyReLU in kinds[: kinds.index(nn.BatchNorm2d)]),
+               f"{name}'s layer {index} applies LeakyReLU before BatchNorm: the order is Conv2d -> "
+               "BatchNorm2d -> LeakyReLU(0.2), so the activation sees the normalised map (lecture 02, §3).")
         expect(slopes in ([], [SLOPE]), f"{name} uses LeakyReLU with slope {slopes}: DCGAN uses 0.2; the "
                                         "default is 0.01, almost a ReLU (lecture 02, §2).")
         reached = following.input if following else None
