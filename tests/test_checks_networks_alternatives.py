@@ -404,7 +404,19 @@ class ActivateThenNormalise(Discriminator28):
         self.layers[3], self.layers[4] = self.layers[4], self.layers[3]
 
 
+class StdDevBeforeNorm(Discriminator28):
+    """Conv2d -> MinibatchStdDev -> BatchNorm2d -> LeakyReLU: BatchNorm erases the constant channel."""
+
+    def __init__(self, channels: int = 1, base_width: int = 8) -> None:
+        super().__init__(channels=channels, base_width=base_width)
+        wide = 2 * base_width
+        self.layers = nn.Sequential(*self.layers[:2], nn.Conv2d(base_width, wide, 4, 2, 1, bias=False),
+                                    MinibatchStdDev(), nn.BatchNorm2d(wide + 1), nn.LeakyReLU(0.2),
+                                    nn.Conv2d(wide + 1, 1, 7, bias=False))
+
+
 @pytest.mark.parametrize(("candidate", "phrases"), [
+    (StdDevBeforeNorm, ("extra channel that is not the minibatch stddev", "normalise the constant channel")),
     (ActivateThenNormalise, ("layer 2 applies LeakyReLU before BatchNorm",)),
     (SqueezingDiscriminator, ("on a batch of one", ".squeeze() also drops the batch dimension")),
     (UnbiasedStdDevDiscriminator, ("non-finite values", "batch of one", "unbiased=False")),

@@ -141,7 +141,8 @@ def check_discriminator_28(discriminator_class: Callable[..., nn.Module]) -> Non
             expect(all(not isinstance(call.module, nn.ConvTranspose2d) for call in calls),
                    f"{name} uses nn.ConvTranspose2d: D downsamples with strided nn.Conv2d.")
             expect_no_resizing(calls, 1, name)
-    with verified("widths base_width, 2 * base_width, then one more channel into the logit"):
+    with verified("widths base_width, 2 * base_width, then that plus the minibatch-stddev channel into the "
+                  "logit"):
         for config, calls in traces:
             expect_discriminator_widths(calls, config["base_width"], name)
     with verified("BatchNorm keeps running statistics for eval mode"):
@@ -183,6 +184,18 @@ def expect_discriminator_widths(calls: list, base_width: int, name: str) -> None
            f"{2 * base_width} channels plus the minibatch-stddev channel, so {2 * base_width + 1}. Put "
            "MinibatchStdDev right before the last convolution, so D can see that a batch of fakes lacks "
            "variety.")
+    seen = convs[-1].input
+    if seen is None:
+        return
+    features, extra = seen[:, : 2 * base_width].double(), seen[:, 2 * base_width].double()
+    spreads = [features.std(dim=0, unbiased=unbiased).mean().item() for unbiased in (False, True)]
+    value = extra.flatten()[0].item()
+    expect(torch.allclose(extra, extra.flatten()[0].expand_as(extra), atol=1e-5)
+           and min(abs(value - spread) for spread in spreads) < 1e-3,
+           f"{name}'s last convolution gets an extra channel that is not the minibatch stddev of the map it "
+           "sees (one number: the mean over features of the standard deviation across the batch). Put "
+           "MinibatchStdDev right before the last convolution, after the LeakyReLU: a BatchNorm after it "
+           "would normalise the constant channel to 0 in training mode.")
 
 
 def expect_discriminator_layers(calls: list, logits: torch.Tensor, name: str) -> None:
