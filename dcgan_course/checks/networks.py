@@ -1,7 +1,9 @@
 """Checks for the generator exercises (notebook 01), and the layer tracing the network checks share.
 
-Each check runs the learner's code on small, seeded inputs and verifies every property its pass
-line names, from the layers a forward pass really calls (hooks), not from what the model holds.
+Each check runs the learner's code on small inputs drawn from the grader's check seed and verifies
+every property its pass line names: the layout from the layers a forward pass really calls (hooks),
+activations by the values they pass on (so ``F.relu`` counts as much as ``nn.ReLU``), and the model's
+behaviour in training and in eval mode, on a batch of one, and under autograd.
 The discriminator's checks (notebook 02) are in ``checks.discriminator``, the training steps'
 (notebook 03) in ``checks.training``.
 """
