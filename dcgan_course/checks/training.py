@@ -36,7 +36,7 @@ from .shortcuts import off_limits
 
 STEP_LEARNING_RATE = 1.0  # plain SGD with lr 1: the parameter change *is* minus the gradient
 SAME_DIRECTION = 0.99  # cosine above which two updates count as the same
-LOGIT_SPREAD = 2.0  # std of the fixture D's logits: wide enough that mean σ(ℓ) and σ(mean ℓ) differ
+LOGIT_SPREAD = 2.0  # RMS of the fixture D's logits: wide enough that mean σ(ℓ) and σ(mean ℓ) differ
 FAR_LOGITS = (120.0, 300.0)  # |logit| of the stability probe: σ(ℓ) rounds to exactly 0 or 1 in float32
 CLOSE = 1e-3  # tolerance on the reported floats
 
@@ -76,7 +76,7 @@ def step_fixture(offset: int, training: bool, batch: int = 8) -> StepFixture:
     with torch.no_grad():  # on copies: a forward pass in train mode moves BatchNorm's running averages
         g, d = copy.deepcopy(generator), copy.deepcopy(discriminator)
         logits = torch.cat([d(real_images), d(g(noise))])
-        discriminator.to_logit.weight.mul_(LOGIT_SPREAD / logits.std().clamp_min(1e-6))
+        discriminator.to_logit.weight.mul_(LOGIT_SPREAD / logits.pow(2).mean().sqrt().clamp_min(1e-6))
     return StepFixture(generator, discriminator, real_images, noise, training)
 
 
@@ -273,7 +273,9 @@ def expect_report(result: dict, reference: StepReference, name: str) -> None:
             expect(not near(got, value, 1e-4), f"{name}: loss_d reports {term}; report the whole D loss, the "
                                                "real term plus the fake term.")
         raise AssertionError(f"{name}: loss_d is {got:.4f}, expected {real + fake:.4f} "
-                             "(BCE(D(x), 1) + BCE(D(G(z)), 0)) on this batch.")
+                             "(BCE(D(x), 1) + BCE(D(G(z)), 0)) on this batch. If it comes from probabilities "
+                             "(a sigmoid, then a log), it loses precision as the logits grow: use "
+                             "F.binary_cross_entropy_with_logits on the raw logits (lecture 02, §4).")
     expect_probabilities(result, reference.real_logits, reference.fake_logits, name)
 
 
@@ -368,15 +370,15 @@ def check_discriminator_step(step: Callable[..., dict]) -> None:
     BCE(D(x), 1) + BCE(D(G(z)), 0) with G held fixed; returns loss_d, d_real, d_fake."""
     name = "discriminator_step"
     verified = Verification(name)
-    with verified("one D update on BCE(D(x), 1) + BCE(D(G(z)), 0) with last step's gradients cleared, "
-                  "G untouched (no gradient, no update)"):
+    with verified("one D update on BCE(D(x), 1) + BCE(D(G(z)), 0) in train mode, last step's gradients "
+                  "cleared, G untouched (no gradient, no update)"):
         result, reference = run_step_checks(step, step_fixture(0, training=True), name, offset=100)
     with verified("loss_d, d_real, d_fake reported as floats (d_real, d_fake: batch means of σ(logit))"):
         expect_report(result, reference, name)
     with verified("the same with models handed over in eval mode, each model left in the mode it was given"):
         result, reference = run_step_checks(step, step_fixture(10, training=False), name, offset=110)
         expect_report(result, reference, name)
-    with verified("a batch of one image"):
+    with verified("the same on a batch of one image"):
         result, reference = run_step_checks(step, step_fixture(20, training=True, batch=1), name, offset=120)
         expect_report(result, reference, name)
     low, high = FAR_LOGITS
@@ -605,9 +607,9 @@ def check_gan_losses(loss_pair: Callable[[torch.Tensor, torch.Tensor], tuple], k
                   "gradient "
                   "w.r.t. each output (batch means)"):
         expect_loss_terms(loss_pair, kind, name, real, fake, "16 seeded outputs")
-    with verified("on a batch of one"):
+    with verified("the same on a batch of one"):
         expect_loss_terms(loss_pair, kind, name, *loss_inputs(rng, 1), "a batch of one output each")
-    with verified("for outputs far from 0 on both sides (|d| from 30 to 100)"):
+    with verified("and for outputs far from 0 on both sides (|d| from 30 to 100)"):
         expect_loss_terms(loss_pair, kind, name, *loss_inputs(rng, 6, far=True),
                           "outputs far from 0 (|d| from 30 to 100, both signs)", far=True)
     verified.passed()
