@@ -1,10 +1,15 @@
 """Checks for the training exercises (notebook 03): LSGAN and hinge losses, a repaired D step,
 and the prediction about which D loss pushes hardest on a fake that D confidently calls real.
 
-The loss checks compare values and gradients on seeded outputs with ``losses`` and name the
-variant a learner's version matches. The step check runs the learner's step with plain SGD
-(lr 1) on small seeded networks, so the parameter change *is* minus the gradient it applied, and
-compares it with the gradient of the intended loss; the cosine names the likely bug.
+The loss checks compare, term by term, the autograd gradient of the learner's ``loss_d`` and
+``loss_g`` with respect to the real and the fake outputs with the formula's, then the values: on
+seeded outputs on both sides of each target or hinge point, on a batch of one and on outputs far
+from 0; a message names the loss, the term and how it differs. The step check runs the learner's
+step with plain SGD (lr 1), so the parameter change *is* minus the gradient it applied, and
+compares it with the gradient of the intended loss (the cosine names the likely bug): with small
+networks from the grader's seed handed over in train mode, in eval mode and on a batch of one,
+watching the mode of every forward pass, then with a linear probe D whose logits lie far out on
+both sides, on the real and then on the fake images, where only a with-logits loss stays exact.
 """
 
 from __future__ import annotations
