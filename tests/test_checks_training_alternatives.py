@@ -90,6 +90,8 @@ def hinge(real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.T
      ("loss_d's real term", "no gradient with respect to the real outputs")),
     (LSGAN, lambda r, f: (0.5 * ((r - 0.5) ** 2).mean() + 0.5 * (f**2).mean(), lsgan(r, f)[1]),
      ("loss_d's real term", "towards 0.5")),
+    (LSGAN, lambda r, f: (0.5 * F.mse_loss(torch.cat([r, f]), torch.cat([r * 0 + 1, f * 0])), lsgan(r, f)[1]),
+     ("loss_d (both terms)", "one mean over the real and fake outputs together")),
     # loss_g wrong
     (LSGAN, lambda r, f: (lsgan(r, f)[0], 0.5 * ((f - 1) ** 2).sum()), ("loss_g", "sums over the batch")),
     (LSGAN, lambda r, f: (lsgan(r, f)[0], -0.5 * (f**2).mean()), ("loss_g", "minimax")),

@@ -491,7 +491,8 @@ def scale_mistake(got: torch.Tensor, want: torch.Tensor, kind: str) -> str | Non
     batch = len(want)
     named = {-1.0: "its sign is flipped",
              2.0: HALF_MISSING if kind == "lsgan" else "it is twice the formula's",
-             0.5: "it is half the formula's (halved twice?)"}
+             0.5: "it is half the formula's (halved twice, or one mean over the real and fake outputs "
+                  "together? Each term is a mean over its own batch)"}
     if batch > 1:
         named[float(batch)] = ("it sums over the batch: average over the batch (a mean), so the loss and its "
                                "gradient do not grow with the batch size")
