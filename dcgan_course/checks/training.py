@@ -1,15 +1,21 @@
 """Checks for the training exercises (notebook 03): LSGAN and hinge losses, a repaired D step,
 and the prediction about which D loss pushes hardest on a fake that D confidently calls real.
 
-The loss checks compare values and gradients on seeded outputs with ``losses`` and name the
-variant a learner's version matches. The step check runs the learner's step with plain SGD
-(lr 1) on small seeded networks, so the parameter change *is* minus the gradient it applied, and
-compares it with the gradient of the intended loss; the cosine names the likely bug.
+The loss checks compare, term by term, the autograd gradient of the learner's ``loss_d`` and
+``loss_g`` with respect to the real and the fake outputs with the formula's, then the values: on
+seeded outputs on both sides of each target or hinge point, on a batch of one and on outputs far
+from 0; a message names the loss, the term and how it differs. The step check runs the learner's
+step with plain SGD (lr 1), so the parameter change *is* minus the gradient it applied, and
+compares it with the gradient of the intended loss (the cosine names the likely bug): with small
+networks from the grader's seed handed over in train mode, in eval mode and on a batch of one,
+watching the mode of every forward pass, then with a linear probe D whose logits lie far out on
+both sides, on the real and then on the fake images, where only a with-logits loss stays exact.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,32 +25,111 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import losses, models
-from . import call_learner, cannot_judge, commit_prediction, expect, expect_tensor, judge_prediction, passed
+from . import (  # noqa: F401 (passed: the integrity snapshot watches this module's name for it)
+    Verification,
+    call_learner,
+    cannot_judge,
+    check_rng,
+    commit_prediction,
+    expect,
+    expect_tensor,
+    judge_prediction,
+    passed,
+    reproducing,
+)
 from .shortcuts import off_limits
 
 STEP_LEARNING_RATE = 1.0  # plain SGD with lr 1: the parameter change *is* minus the gradient
 SAME_DIRECTION = 0.99  # cosine above which two updates count as the same
+LOGIT_SPREAD = 2.0  # RMS of the fixture D's logits: wide enough that mean σ(ℓ) and σ(mean ℓ) differ
+FAR_LOGITS = (120.0, 300.0)  # |logit| of the stability probe: σ(ℓ) rounds to exactly 0 or 1 in float32
+CLOSE = 1e-3  # tolerance on the reported floats
 
 
 @dataclass
 class StepFixture:
-    """Small seeded networks (in eval mode, so batching cannot matter), inputs and an SGD optimiser."""
+    """Small networks built from the check seed, in the mode the step is handed them, and its inputs."""
 
-    generator: models.Generator
-    discriminator: models.Discriminator
+    generator: nn.Module
+    discriminator: nn.Module
     real_images: torch.Tensor
     noise: torch.Tensor
+    training: bool
+
+    @property
+    def mode(self) -> str:
+        """The mode the step is handed the models in, as a word."""
+        return "train" if self.training else "eval"
+
+    @property
+    def other_mode(self) -> str:
+        """The mode the step must not switch to."""
+        return "eval" if self.training else "train"
 
 
-def step_fixture() -> StepFixture:
-    """Build the networks and inputs every step check uses."""
-    torch.manual_seed(0)
-    generator = models.Generator(latent_dim=16, image_size=32, channels=1, base_width=8).eval()
-    discriminator = models.Discriminator(image_size=32, channels=1, base_width=8).eval()
-    rng = torch.Generator().manual_seed(1)
-    real_images = torch.rand(8, 1, 32, 32, generator=rng) * 2 - 1
-    noise = torch.randn(8, 16, generator=rng)
-    return StepFixture(generator, discriminator, real_images, noise)
+def step_fixture(offset: int, training: bool, batch: int = 8) -> StepFixture:
+    """Networks and inputs drawn from the check seed (``offset`` tells the runs apart), D's logits spread."""
+    rng = check_rng(offset)
+    with torch.random.fork_rng(devices=[]):  # the learner's global random state stays as it was
+        torch.manual_seed(int(torch.randint(2**31 - 1, (1,), generator=rng)))
+        generator = models.Generator(latent_dim=16, image_size=32, channels=1, base_width=8)
+        discriminator = models.Discriminator(image_size=32, channels=1, base_width=8)
+    real_images = torch.rand(batch, 1, 32, 32, generator=rng) * 2 - 1
+    noise = torch.randn(batch, 16, generator=rng)
+    generator.train(training)
+    discriminator.train(training)
+    with torch.no_grad():  # on copies: a forward pass in train mode moves BatchNorm's running averages
+        g, d = copy.deepcopy(generator), copy.deepcopy(discriminator)
+        logits = torch.cat([d(real_images), d(g(noise))])
+        discriminator.to_logit.weight.mul_(LOGIT_SPREAD / logits.pow(2).mean().sqrt().clamp_min(1e-6))
+    return StepFixture(generator, discriminator, real_images, noise, training)
+
+
+@dataclass
+class StepReference:
+    """What the intended D step computes on a fixture (on copies of its models)."""
+
+    intended: torch.Tensor  # gradient of BCE(D(x), 1) + BCE(D(G(z)), 0) w.r.t. D's parameters
+    bugs: dict[str, Callable[[], torch.Tensor]]  # gradients of known wrong losses, by the message naming them
+    real_logits: torch.Tensor
+    fake_logits: torch.Tensor
+    real_loss: float
+    fake_loss: float
+
+
+def step_reference(fx: StepFixture) -> StepReference:
+    """The intended update and the updates of known mistakes, computed on copies of the fixture's models."""
+    generator, discriminator = copy.deepcopy(fx.generator), copy.deepcopy(fx.discriminator)
+    params = list(discriminator.parameters())
+    with torch.no_grad():
+        fake_images = generator(fx.noise)
+    real_logits, fake_logits = discriminator(fx.real_images), discriminator(fake_images)
+    real_loss, fake_loss = F.softplus(-real_logits).mean(), F.softplus(fake_logits).mean()  # BCE vs 1 / vs 0
+    intended = flat_gradient(real_loss + fake_loss, params)
+    real_p, fake_p = torch.sigmoid(real_logits), torch.sigmoid(fake_logits)
+    bugs: dict[str, Callable[[], torch.Tensor]] = {  # computed only when the update misses (they cost time)
+        "swapped real/fake labels: D learned to call real images fake. Real images need target 1, "
+        "fakes target 0": lambda: flat_gradient(
+            F.softplus(real_logits).mean() + F.softplus(-fake_logits).mean(), params),
+        "a sigmoid before a with-logits loss: the loss squashes D's output a second time, so D's "
+        "gradient nearly vanishes. Give the loss D's raw logits (lecture 02, §4)": lambda: flat_gradient(
+            F.softplus(-real_p).mean() + F.softplus(fake_p).mean(), params),
+        "only the real half of the loss: D must also learn to call the fakes fake (target 0)":
+            lambda: flat_gradient(real_loss, params),
+        "the fakes are labelled real: D learns to call everything real. Fakes need target 0":
+            lambda: flat_gradient(real_loss + F.softplus(-fake_logits).mean(), params),
+    }
+    if fx.training:
+        def mixed() -> torch.Tensor:
+            both = discriminator(torch.cat([fx.real_images, fake_images]))
+            mixed_real, mixed_fake = both[: len(fx.real_images)], both[len(fx.real_images):]
+            return flat_gradient(F.softplus(-mixed_real).mean() + F.softplus(mixed_fake).mean(), params)
+
+        bugs["real and fake images went through D as one batch: in train mode BatchNorm then normalises "
+             "each half with the statistics of both, and D learns from that mixture. Give D the real and "
+             "the fake batch separately (ganhacks, tip 4)"] = mixed
+    return StepReference(intended, bugs, real_logits.detach(), fake_logits.detach(), real_loss.item(),
+                         fake_loss.item())
 
 
 def flat_gradient(loss: torch.Tensor, parameters: list[nn.Parameter]) -> torch.Tensor:
@@ -63,22 +148,110 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
     return F.cosine_similarity(a, b, dim=0).item()
 
 
-def stale_gradients(parameters: list[nn.Parameter], scale: float) -> torch.Tensor:
+def stale_gradients(parameters: list[nn.Parameter], scale: float, offset: int) -> torch.Tensor:
     """Fill ``.grad`` with seeded leftovers, as if a previous step had not been cleared; returns them."""
-    rng = torch.Generator().manual_seed(2)
+    rng = check_rng(offset)
     for parameter in parameters:
         parameter.grad = torch.randn(parameter.shape, generator=rng) * scale
     return flatten([parameter.grad for parameter in parameters])
 
 
-def run_step(
-    step: Callable[..., dict], name: str, parameters: list[nn.Parameter], *args: object
-) -> tuple[dict, torch.Tensor]:
+def run_step(step: Callable[..., dict], name: str, parameters: list[nn.Parameter], fx: StepFixture,
+             optimizer: torch.optim.Optimizer) -> tuple[dict, torch.Tensor]:
     """Call the learner's step; return its result and the gradient it applied (from the SGD update)."""
     before = flatten(parameters)
-    result = call_learner(name, f"{name}(...)", step, *args)
+    batch = len(fx.real_images)
+    action = f"{name}(...) on a batch of {batch} image{'s' if batch > 1 else ''} (models in {fx.mode} mode)"
+    try:
+        result = call_learner(name, action, step, fx.generator, fx.discriminator, optimizer, fx.real_images,
+                              fx.noise)
+    except AssertionError as error:
+        if batch == 1 and " raised " in str(error):
+            raise AssertionError(
+                f"{error}\nOn a batch of ONE image: `.squeeze()` drops the batch axis too when N = 1, and "
+                "targets built from a fixed or separately computed batch size stop matching D's output; "
+                "build targets with torch.ones_like / torch.zeros_like on the logits themselves.") from None
+        raise
     expect(isinstance(result, dict), f"{name} should return a dict of floats, got {type(result).__name__}.")
     return result, (before - flatten(parameters)) / STEP_LEARNING_RATE
+
+
+def watch_modes(fx: StepFixture) -> tuple[dict[str, list[bool]], list]:
+    """Record, at every forward call of G and D, whether all their layers are in the handed-over mode."""
+    seen: dict[str, list[bool]] = {"generator": [], "discriminator": []}
+    handles = []
+    for who, model in (("generator", fx.generator), ("discriminator", fx.discriminator)):
+        def record(module: nn.Module, args: object, who: str = who) -> None:
+            seen[who].append(all(layer.training == fx.training for layer in module.modules()))
+        handles.append(model.register_forward_pre_hook(record))
+    return seen, handles
+
+
+def expect_modes(fx: StepFixture, seen: dict[str, list[bool]], name: str) -> None:
+    """The step used G and D in the mode it was handed them, and left them in it."""
+    for who, model in (("generator", fx.generator), ("discriminator", fx.discriminator)):
+        expect(all(layer.training == fx.training for layer in model.modules()),
+               f"{name} left the {who} in {fx.other_mode} mode, but it was handed over in {fx.mode} mode: "
+               f"a step uses the models in the mode the training loop set and leaves them so ({who}.train() "
+               "or .eval() inside the step overrides the loop: in eval mode BatchNorm normalises with its "
+               "running averages instead of the batch's statistics, and stops updating them).")
+        expect(all(seen[who]),
+               f"{name} ran the {who} in {fx.other_mode} mode (and switched it back), but it was handed over "
+               f"in {fx.mode} mode: BatchNorm normalises with the batch's statistics in train mode and with "
+               "its running averages in eval mode, so the images and logits, and the loss, are not those of "
+               "the model the loop hands over. Use the models in the mode they are given.")
+
+
+def run_step_checks(step: Callable[..., dict], fx: StepFixture, name: str, offset: int
+                    ) -> tuple[dict, StepReference]:
+    """Run the learner's step on ``fx`` and check modes, G, and the direction of D's update."""
+    reference = step_reference(fx)
+    d_params = list(fx.discriminator.parameters())
+    g_params = list(fx.generator.parameters())
+    g_before = flatten(g_params)
+    stale = stale_gradients(d_params, 3 * reference.intended.abs().mean().item(), offset)
+    optimizer = torch.optim.SGD(d_params, lr=STEP_LEARNING_RATE)
+    seen, handles = watch_modes(fx)
+    try:
+        result, applied = run_step(step, name, d_params, fx, optimizer)
+    finally:
+        for handle in handles:
+            handle.remove()
+    expect_modes(fx, seen, name)
+    leaked = [p for p in g_params if p.grad is not None and p.grad.abs().sum() > 0]
+    expect(not leaked, "The D step sent gradients into the generator: the fakes are not detached, so "
+                       "backward() also runs through G (wasted work, and G's gradients pile up for its next "
+                       "step). Detach the generated images in the D step (lecture 03, §3).")
+    expect(torch.equal(g_before, flatten(g_params)),
+           f"{name} changed the generator's weights: the D step updates D only (with the optimiser it is "
+           "given, which holds D's parameters); G's weights change in the G step.")
+    expect(bool(torch.isfinite(applied).all()),
+           f"{name} wrote non-finite values (NaN or inf) into D's weights.")
+    expect(applied.abs().sum() > 0, f"{name} did not change the discriminator: call loss.backward() and "
+                                    "optimizer.step().")
+    expect_same_direction(applied, reference.intended, stale, reference.bugs, name,
+                          "BCE(D(x), 1) + BCE(D(G(z).detach()), 0)")
+    return result, reference
+
+
+def expect_same_direction(
+    applied: torch.Tensor,
+    intended: torch.Tensor,
+    stale: torch.Tensor,
+    known_bugs: dict[str, Callable[[], torch.Tensor]],
+    name: str,
+    loss_text: str,
+) -> None:
+    """The applied update must follow the intended gradient; otherwise name the bug it matches."""
+    if cosine(applied, intended) > SAME_DIRECTION:
+        return
+    expect(cosine(applied - stale, intended) < SAME_DIRECTION,
+           f"{name} kept gradients from the previous step: clear the optimiser's gradients before "
+           "back-propagating, or each step adds the last one's (lecture 03, §3).")
+    for bug, gradient in known_bugs.items():
+        expect(cosine(applied, gradient()) < SAME_DIRECTION, f"{name}: {bug}.")
+    raise AssertionError(f"{name} updated the weights in a different direction from the loss {loss_text} "
+                         f"(cosine similarity {cosine(applied, intended):.2f}).")
 
 
 def expect_float_entries(result: dict, keys: tuple[str, ...], name: str) -> None:
@@ -90,145 +263,362 @@ def expect_float_entries(result: dict, keys: tuple[str, ...], name: str) -> None
                                                f"got {type(result[key]).__name__}.")
 
 
-@off_limits
-def check_discriminator_step(step: Callable[..., dict]) -> None:
-    """``step(generator, discriminator, optimizer, real_images, noise)`` = one D update on
-    BCE(D(x), 1) + BCE(D(G(z)), 0) with G held fixed; returns loss_d, d_real, d_fake."""
-    name = "discriminator_step"
-    fx = step_fixture()
-    d_params = list(fx.discriminator.parameters())
-    fake_images = fx.generator(fx.noise).detach()
-    real_logits, fake_logits = fx.discriminator(fx.real_images), fx.discriminator(fake_images)
-    real_loss, fake_loss = F.softplus(-real_logits).mean(), F.softplus(fake_logits).mean()  # BCE vs 1 / vs 0
-    intended = flat_gradient(real_loss + fake_loss, d_params)
-    swapped = flat_gradient(F.softplus(real_logits).mean() + F.softplus(-fake_logits).mean(), d_params)
-    real_probability, fake_probability = torch.sigmoid(real_logits), torch.sigmoid(fake_logits)
-    squashed_twice = flat_gradient(F.softplus(-real_probability).mean() + F.softplus(fake_probability).mean(),
-                                   d_params)
-    real_only = flat_gradient(real_loss, d_params)
-    all_real = flat_gradient(real_loss + F.softplus(-fake_logits).mean(), d_params)
-    stale = stale_gradients(d_params, scale=3 * intended.abs().mean().item())
-    optimizer = torch.optim.SGD(d_params, lr=STEP_LEARNING_RATE)
-    result, applied = run_step(step, name, d_params, fx.generator, fx.discriminator, optimizer,
-                               fx.real_images, fx.noise)
-    leaked = [p for p in fx.generator.parameters() if p.grad is not None and p.grad.abs().sum() > 0]
-    expect(not leaked, "The D step sent gradients into the generator: the fakes are not detached, so "
-                       "backward() also runs through G (wasted work, and G's gradients pile up for its next "
-                       "step). Detach the generated images in the D step (lecture 03, §3).")
-    expect(applied.abs().sum() > 0, f"{name} did not change the discriminator: call loss.backward() and "
-                                    "optimizer.step().")
-    expect_same_direction(applied, intended, stale, {
-        "swapped real/fake labels: D learned to call real images fake. Real images need target 1, "
-        "fakes target 0": swapped,
-        "a sigmoid before a with-logits loss: the loss squashes D's output a second time, so D's gradient "
-        "nearly vanishes. Give the loss D's raw logits (lecture 02, §4)": squashed_twice,
-        "only the real half of the loss: D must also learn to call the fakes fake (target 0)": real_only,
-        "the fakes are labelled real: D learns to call everything real. Fakes need target 0": all_real,
-    }, name, "BCE(D(x), 1) + BCE(D(G(z).detach()), 0)")
+def near(got: float, want: float, tolerance: float = CLOSE) -> bool:
+    """Whether a reported float matches a value, relative to the value's size beyond 1."""
+    return abs(got - want) <= tolerance * max(1.0, abs(want))
+
+
+def expect_report(result: dict, reference: StepReference, name: str) -> None:
+    """loss_d, d_real and d_fake: floats, the loss of this step's batch and D's mean probabilities."""
     expect_float_entries(result, ("loss_d", "d_real", "d_fake"), name)
-    loss = (real_loss + fake_loss).item()
-    expect(any(abs(result["loss_d"] - value) < 1e-4 for value in (loss, loss / 2)),
-           f"{name}: loss_d is {result['loss_d']:.4f}, expected {loss:.4f} "
-           "(BCE(D(x), 1) + BCE(D(G(z)), 0)).")
-    expect_probabilities(result, real_logits.detach(), fake_logits.detach(), name)
-    passed(f"{name}: D learns real -> 1, fake -> 0, G stays untouched (detach), "
-           "loss_d / d_real / d_fake reported as floats.")
-
-
-def expect_same_direction(
-    applied: torch.Tensor,
-    intended: torch.Tensor,
-    stale: torch.Tensor,
-    known_bugs: dict[str, torch.Tensor],
-    name: str,
-    loss_text: str,
-) -> None:
-    """The applied update must follow the intended gradient; otherwise name the bug it matches."""
-    if cosine(applied, intended) > SAME_DIRECTION:
-        return
-    expect(cosine(applied - stale, intended) < SAME_DIRECTION,
-           f"{name} kept gradients from the previous step: clear the optimiser's gradients before "
-           "back-propagating, or each step adds the last one's (lecture 03, §3).")
-    for bug, gradient in known_bugs.items():
-        expect(cosine(applied, gradient) < SAME_DIRECTION, f"{name}: {bug}.")
-    raise AssertionError(f"{name} updated the weights in a different direction from the loss {loss_text} "
-                         f"(cosine similarity {cosine(applied, intended):.2f}).")
+    got, real, fake = result["loss_d"], reference.real_loss, reference.fake_loss
+    if not any(near(got, value, 1e-4) for value in (real + fake, (real + fake) / 2)):
+        for value, term in ((real, "only the real term BCE(D(x), 1)"),
+                            (fake, "only the fake term BCE(D(G(z)), 0)")):
+            expect(not near(got, value, 1e-4), f"{name}: loss_d reports {term}; report the whole D loss, the "
+                                               "real term plus the fake term.")
+        raise AssertionError(f"{name}: loss_d is {got:.4f}, expected {real + fake:.4f} "
+                             "(BCE(D(x), 1) + BCE(D(G(z)), 0)) on this batch. If it comes from probabilities "
+                             "(a sigmoid, then a log), it loses precision as the logits grow: use "
+                             "F.binary_cross_entropy_with_logits on the raw logits (lecture 02, §4).")
+    expect_probabilities(result, reference.real_logits, reference.fake_logits, name)
 
 
 def expect_probabilities(
     result: dict, real_logits: torch.Tensor, fake_logits: torch.Tensor, name: str
 ) -> None:
     """d_real / d_fake must be the mean sigmoid of D's logits on real / fake images."""
-    got_real, got_fake = result["d_real"], result["d_fake"]
-    d_real, d_fake = torch.sigmoid(real_logits).mean().item(), torch.sigmoid(fake_logits).mean().item()
-    if abs(got_real - d_real) < 1e-3 and abs(got_fake - d_fake) < 1e-3:
-        return
-    looks_like_logits = abs(got_real - real_logits.mean().item()) < 1e-3
-    expect(0 < got_real < 1 and 0 < got_fake < 1 and not looks_like_logits,
-           f"{name}: d_real / d_fake should be D's mean probabilities (its logits through a sigmoid, "
-           "averaged over the batch), not raw logits (lecture 02, §4); "
-           f"got {got_real:.3f} / {got_fake:.3f}.")
-    expect(not (abs(got_real - d_fake) < 1e-3 and abs(got_fake - d_real) < 1e-3),
-           f"{name}: d_real and d_fake are swapped.")
-    raise AssertionError(f"{name}: expected d_real {d_real:.3f} and d_fake {d_fake:.3f} (mean sigmoid of D's "
-                         f"logits on real / fake images), got {got_real:.3f} / {got_fake:.3f}.")
+    logits = {"d_real": real_logits, "d_fake": fake_logits}
+    for key, other in (("d_real", "d_fake"), ("d_fake", "d_real")):
+        got, own = result[key], logits[key]
+        want = torch.sigmoid(own).mean().item()
+        if near(got, want):
+            continue
+        expect(not (near(got, torch.sigmoid(logits[other]).mean().item()) and near(
+            result[other], want)), f"{name}: d_real and d_fake are swapped.")
+        expect(0 <= got <= 1 and not near(got, own.mean().item()),
+               f"{name}: d_real / d_fake should be D's mean probabilities (its logits through a sigmoid, "
+               "averaged over the batch), not raw logits (lecture 02, §4); "
+               f"got {result['d_real']:.3f} / {result['d_fake']:.3f}.")
+        expect(not near(got, torch.sigmoid(own.mean()).item()),
+               f"{name}: {key} is the sigmoid of the batch's mean logit, not the mean of the sigmoids: D's "
+               "mean probability averages σ(logit) over the images (sigmoid first, then the mean); σ of the "
+               "mean logit differs as soon as the logits spread.")
+        raise AssertionError(f"{name}: {key} is {got:.3f}, expected D's mean probability on the "
+                             f"{key[2:]} images (the mean of σ(logits)), {want:.3f}.")
+
+
+class LogitProbe(nn.Module):
+    """A linear D, fitted so that its logits on the check's real and fake images are the ones chosen."""
+
+    def __init__(self, images: torch.Tensor, logits: torch.Tensor) -> None:
+        super().__init__()
+        flat = images.detach().flatten(1).double()
+        self.weight = nn.Parameter((torch.linalg.pinv(flat) @ logits.double()).float())
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Images (N, C, H, W) -> logits (N,)."""
+        return images.flatten(1) @ self.weight
+
+
+def far_logits(batch: int, rng: torch.Generator) -> torch.Tensor:
+    """Logits far from 0 on both sides, more on one side than the other (so their mean is far from 0)."""
+    low, high = FAR_LOGITS
+    magnitudes = low + (high - low) * torch.rand(batch, generator=rng)
+    signs = torch.ones(batch)
+    signs[: batch // 2 - 1] = -1
+    flip = -1.0 if torch.rand(1, generator=rng).item() < 0.5 else 1.0
+    return flip * signs[torch.randperm(batch, generator=rng)] * magnitudes
+
+
+def probe_stability(step: Callable[..., dict], side: str, name: str, offset: int) -> None:
+    """Run the step with D's logits on the ``side`` images far from 0 (both signs): loss and update exact."""
+    fx = step_fixture(offset, training=False)
+    rng = check_rng(offset + 1)
+    with torch.no_grad():
+        fake_images = copy.deepcopy(fx.generator)(fx.noise)
+    batch = len(fx.real_images)
+    moderate, far = torch.randn(batch, generator=rng) * LOGIT_SPREAD, far_logits(batch, rng)
+    targets = torch.cat([far, moderate] if side == "real" else [moderate, far])
+    fx.discriminator = LogitProbe(torch.cat([fx.real_images, fake_images]), targets)
+    reference = step_reference(fx)
+    parameters = list(fx.discriminator.parameters())
+    result, applied = run_step(step, name, parameters, fx, torch.optim.SGD(parameters, lr=STEP_LEARNING_RATE))
+    expect_float_entries(result, ("loss_d", "d_real", "d_fake"), name)
+    exact = reference.real_loss + reference.fake_loss
+    got = result["loss_d"]
+    loss_ok = any(near(got, value, 1e-4) for value in (exact, exact / 2))
+    finite = bool(torch.isfinite(applied).all())
+    update_ok = finite and cosine(applied, reference.intended) > SAME_DIRECTION
+    problems = [] if loss_ok else [f"loss_d came out {got:.4g} (exact: {exact:.4g})"]
+    if not finite:
+        problems.append("the update is not finite (NaN or inf)")
+    elif not update_ok:
+        problems.append(f"the update points elsewhere (cosine {cosine(applied, reference.intended):.2f} with "
+                        "the exact gradient)")
+    low, high = FAR_LOGITS
+    expect(not problems,
+           f"{name} is not numerically stable in the {side} term: with D's logits on the {side} images at "
+           f"±{low:g} to ±{high:g} (both signs), {' and '.join(problems)}. σ(logit) rounds to exactly 0 or 1 "
+           "in float32 there, so a sigmoid followed by a log (F.binary_cross_entropy / nn.BCELoss on "
+           "probabilities, log σ or log(1 − σ) written out, with or without an epsilon), or clamped logits, "
+           "clip the loss and lose its gradient where D is most wrong. Give the raw logits to "
+           "F.binary_cross_entropy_with_logits (or nn.BCEWithLogitsLoss), which computes log(1 + e^−logit) "
+           "stably (lecture 02, §4).")
+    expect_report(result, reference, name)
+
+
+@reproducing
+@off_limits
+def check_discriminator_step(step: Callable[..., dict]) -> None:
+    """``step(generator, discriminator, optimizer, real_images, noise)`` = one D update on
+    BCE(D(x), 1) + BCE(D(G(z)), 0) with G held fixed; returns loss_d, d_real, d_fake."""
+    name = "discriminator_step"
+    verified = Verification(name)
+    with verified("one D update on BCE(D(x), 1) + BCE(D(G(z)), 0) in train mode, last step's gradients "
+                  "cleared, G untouched (no gradient, no update)"):
+        result, reference = run_step_checks(step, step_fixture(0, training=True), name, offset=100)
+    with verified("loss_d, d_real, d_fake reported as floats (d_real, d_fake: batch means of σ(logit))"):
+        expect_report(result, reference, name)
+    with verified("the same with models handed over in eval mode, each model left in the mode it was given"):
+        result, reference = run_step_checks(step, step_fixture(10, training=False), name, offset=110)
+        expect_report(result, reference, name)
+    with verified("the same on a batch of one image"):
+        result, reference = run_step_checks(step, step_fixture(20, training=True, batch=1), name, offset=120)
+        expect_report(result, reference, name)
+    low, high = FAR_LOGITS
+    with verified(f"loss_d and its gradient exact for logits at ±{low:g} to ±{high:g} on real and on fake "
+                  "images"):
+        probe_stability(step, "real", name, offset=30)
+        probe_stability(step, "fake", name, offset=40)
+    verified.passed()
 
 
 # ---------------------------------------------------------------- alternative losses
 
-LOSS_MISTAKES: dict[str, dict[str, Callable[[torch.Tensor, torch.Tensor], losses.LossPair]]] = {
+Term = Callable[[torch.Tensor], torch.Tensor]
+ROLES = ("loss_d", "loss_g")
+SIDES = ("real", "fake")
+
+LOSS_TERMS: dict[str, dict[tuple[str, str], Term]] = {  # (role, side) -> the term of that role on that side
+    "lsgan": {("loss_d", "real"): lambda r: 0.5 * ((r - 1) ** 2).mean(),
+              ("loss_d", "fake"): lambda f: 0.5 * (f**2).mean(),
+              ("loss_g", "fake"): lambda f: 0.5 * ((f - 1) ** 2).mean()},
+    "hinge": {("loss_d", "real"): lambda r: F.relu(1 - r).mean(),
+              ("loss_d", "fake"): lambda f: F.relu(1 + f).mean(),
+              ("loss_g", "fake"): lambda f: -f.mean()},
+}
+SIGMOID_LSGAN = "a sigmoid first: LSGAN's squares act on D's raw output"
+HALF_MISSING = "the factor 1/2 is missing"
+D_PAIR_MISTAKES: dict[str, dict[str, tuple[Term, Term]]] = {  # both terms of loss_d wrong in one way
     "lsgan": {
-        "a sigmoid first: LSGAN's squares act on D's raw output": lambda r, f: losses.lsgan(r.sigmoid(),
-                                                                                           f.sigmoid()),
-        "the factor 1/2 is missing": lambda r, f: tuple(2 * loss for loss in losses.lsgan(r, f)),
-        "G aims at the fake label 0: G wants D(G(z)) = 1, the real target": lambda r, f: (
-            losses.lsgan(r, f)[0], 0.5 * (f**2).mean()),
-        "the targets are swapped: real outputs go to 1, fake ones to 0": lambda r, f: losses.lsgan(-r + 1,
-                                                                                                   -f + 1),
+        "the targets are swapped: real outputs go to 1, fake ones to 0": (
+            lambda r: 0.5 * (r**2).mean(), lambda f: 0.5 * ((f - 1) ** 2).mean()),
+        SIGMOID_LSGAN: (lambda r: 0.5 * ((r.sigmoid() - 1) ** 2).mean(),
+                        lambda f: 0.5 * (f.sigmoid() ** 2).mean()),
     },
     "hinge": {
-        "G's loss has a hinge too: with max(0, 1 - D(G(z))) G stops learning once D(G(z)) > 1; "
-        "G's hinge loss is plain -D(G(z))": lambda r, f: (losses.hinge(r, f)[0], F.relu(1 - f).mean()),
+        "the signs are swapped: D wants real outputs above +1 and fake ones below -1": (
+            lambda r: F.relu(1 + r).mean(), lambda f: F.relu(1 - f).mean()),
         "D's loss has no hinge (no max(0, ·)): D keeps pushing outputs it already gets right, like an "
-        "unconstrained WGAN critic": lambda r, f: ((1 - r).mean() + (1 + f).mean(), -f.mean()),
-        "the signs are swapped: D wants real outputs above +1 and fake ones below -1": lambda r, f: (
-            F.relu(1 + r).mean() + F.relu(1 - f).mean(), f.mean()),
+        "unconstrained WGAN critic": (lambda r: (1 - r).mean(), lambda f: (1 + f).mean()),
     },
 }
+TERM_MISTAKES: dict[str, dict[tuple[str, str], dict[str, Term]]] = {
+    "lsgan": {
+        ("loss_d", "real"): {
+            "it pulls real outputs to 0, the fake target: D wants real outputs at 1":
+                lambda r: 0.5 * (r**2).mean(),
+            SIGMOID_LSGAN: lambda r: 0.5 * ((r.sigmoid() - 1) ** 2).mean()},
+        ("loss_d", "fake"): {
+            "it pulls fake outputs to 1, the real target: D wants fake outputs at 0": lambda f: 0.5 * (
+                (f - 1) ** 2).mean(),
+            SIGMOID_LSGAN: lambda f: 0.5 * (f.sigmoid() ** 2).mean()},
+        ("loss_g", "fake"): {
+            "G aims at the fake label 0: G wants D(G(z)) = 1, the real target": lambda f: 0.5 * (f**2).mean(),
+            "it is minus D's fake term (the minimax form): G's LSGAN loss pulls D(G(z)) to 1, the real "
+            "target":
+                lambda f: -0.5 * (f**2).mean(),
+            SIGMOID_LSGAN: lambda f: 0.5 * ((f.sigmoid() - 1) ** 2).mean()},
+    },
+    "hinge": {
+        ("loss_d", "real"): {
+            "no hinge (no max(0, ·)): D keeps pushing real outputs already above +1":
+                lambda r: (1 - r).mean(),
+            "it has the fake term's sign: D wants real outputs above +1": lambda r: F.relu(1 + r).mean(),
+            "the margin is missing: max(0, -d) stops at 0 instead of +1": lambda r: F.relu(-r).mean(),
+            "a sigmoid before the hinge: the hinge acts on D's raw output":
+                lambda r: F.relu(1 - r.sigmoid()).mean()},
+        ("loss_d", "fake"): {
+            "no hinge (no max(0, ·)): D keeps pushing fake outputs already below -1":
+                lambda f: (1 + f).mean(),
+            "it has the real term's sign: D wants fake outputs below -1": lambda f: F.relu(1 - f).mean(),
+            "the margin is missing: max(0, d) stops at 0 instead of -1": lambda f: F.relu(f).mean(),
+            "a sigmoid before the hinge: the hinge acts on D's raw output":
+                lambda f: F.relu(1 + f.sigmoid()).mean()},
+        ("loss_g", "fake"): {
+            "G's loss has a hinge too: with max(0, 1 - D(G(z))) G stops learning once D(G(z)) > 1; G's hinge "
+            "loss is plain -D(G(z))": lambda f: F.relu(1 - f).mean(),
+            "a sigmoid first: G's hinge loss acts on D's raw output": lambda f: -f.sigmoid().mean()},
+    },
+}
+TERM_NAMES = {("loss_d", "real"): "loss_d's real term (on real_outputs)",
+              ("loss_d", "fake"): "loss_d's fake term (on fake_outputs)",
+              ("loss_g", "fake"): "loss_g", ("loss_g", "real"): "loss_g"}
 
 
+def term_gradient(term: Term, outputs: torch.Tensor) -> torch.Tensor:
+    """The gradient of one loss term with respect to the outputs it acts on."""
+    leaf = outputs.detach().clone().requires_grad_()
+    (gradient,) = torch.autograd.grad(term(leaf), leaf)
+    return gradient
+
+
+def same_gradient(got: torch.Tensor, want: torch.Tensor) -> bool:
+    """Whether two gradients agree, to a tolerance relative to their size."""
+    tolerance = 1e-6 + 1e-4 * want.abs().max().item()
+    return bool(torch.allclose(got.double(), want.double(), rtol=1e-4, atol=tolerance))
+
+
+def scale_mistake(got: torch.Tensor, want: torch.Tensor, kind: str) -> str | None:
+    """Name a gradient that is the formula's times a constant (a sum, a missing 1/2, a flipped sign)."""
+    norm = (want.double() ** 2).sum().item()
+    if norm == 0:
+        return None
+    factor = (got.double() * want.double()).sum().item() / norm
+    if not same_gradient(got, factor * want):
+        return None
+    batch = len(want)
+    named = {-1.0: "its sign is flipped",
+             2.0: HALF_MISSING if kind == "lsgan" else "it is twice the formula's",
+             0.5: "it is half the formula's (halved twice, or one mean over the real and fake outputs "
+                  "together? Each term is a mean over its own batch)"}
+    if batch > 1:
+        named[float(batch)] = ("it sums over the batch: average over the batch (a mean), so the loss and its "
+                               "gradient do not grow with the batch size")
+    for value, text in named.items():
+        if abs(factor - value) < 1e-3 * max(1.0, abs(value)):
+            return text
+    return (f"it is {factor:.3g} times the formula's term on a batch of {batch} (average over the "
+            "batch's own "
+            "size, with the formula's factor)")
+
+
+def describe_term(kind: str, role: str, side: str, outputs: torch.Tensor, got: torch.Tensor) -> str:
+    """Say how the gradient of one term differs from the formula's."""
+    if (role, side) not in LOSS_TERMS[kind]:
+        return ("it depends on the real outputs: G's loss involves only D's outputs on the fakes (G cannot "
+                "change D's output on real images)")
+    want = term_gradient(LOSS_TERMS[kind][(role, side)], outputs)
+    if not got.abs().sum():
+        return (f"it has no gradient with respect to the {side} outputs: the {side} term is missing, or "
+                "detached from the graph")
+    for mistake, variant in TERM_MISTAKES[kind][(role, side)].items():
+        if same_gradient(got, term_gradient(variant, outputs)):
+            return mistake
+    scaled = scale_mistake(got, want, kind)
+    if scaled:
+        return scaled
+    if kind == "lsgan":  # a square's gradient is linear in the outputs: read off its target and its scale
+        design = torch.stack([outputs.detach().double(), torch.ones_like(outputs, dtype=torch.float64)], 1)
+        fitted = torch.linalg.lstsq(design, got.double().unsqueeze(1)).solution.flatten()
+        if len(outputs) > 2 and same_gradient(got, (design @ fitted).float()) and fitted[0] > 0:
+            target = -fitted[1].item() / fitted[0].item()
+            return (f"its gradient pulls the {side} outputs towards {target:.3g}, "
+                    "not the formula's target for them")
+        return ("its gradient is not linear in D's outputs, so it is not the formula's square of the raw "
+                "output (a sigmoid or another squashing first?)")
+    return (f"its gradient with respect to the {side} outputs differs from the formula's (which outputs it "
+            "pushes, which way, how hard): compare with the formula above the exercise")
+
+
+def expect_loss_pair(loss_pair: Callable, kind: str, name: str, real: torch.Tensor, fake: torch.Tensor,
+                     inputs: str) -> tuple[torch.Tensor, ...]:
+    """Call the learner's loss pair; insist on two differentiable scalar tensors (after its inputs)."""
+    real, fake = real.detach().clone().requires_grad_(), fake.detach().clone().requires_grad_()
+    result = call_learner(name, f"{name}(real_outputs, fake_outputs) on {inputs}", loss_pair, real, fake)
+    expect(isinstance(result, (tuple, list)) and len(result) == 2,
+           f"{name} should return a pair (loss_d, loss_g), got {type(result).__name__}.")
+    got = [expect_tensor(loss, f"{role} from {name}") for role, loss in zip(ROLES, result, strict=True)]
+    for role, loss in zip(ROLES, got, strict=True):
+        expect(loss.dim() == 0, f"{name}: {role} has shape {tuple(loss.shape)} on {inputs}; average over the "
+                                "batch to one number.")
+        expect(loss.requires_grad, f"{name}: {role} has no gradient: keep it a tensor (no .item(), no "
+                                   ".detach()), or nothing can learn from it.")
+    return real, fake, got[0], got[1]
+
+
+def expect_loss_terms(loss_pair: Callable, kind: str, name: str, real: torch.Tensor, fake: torch.Tensor,
+                      inputs: str, far: bool = False) -> None:
+    """Each term's gradient w.r.t. the outputs it acts on, then each loss's value, as the formula's."""
+    real, fake, loss_d, loss_g = expect_loss_pair(loss_pair, kind, name, real, fake, inputs)
+    outputs = {"real": real, "fake": fake}
+    gradients = {}
+    for role, loss in (("loss_d", loss_d), ("loss_g", loss_g)):
+        grads = torch.autograd.grad(loss, (real, fake), retain_graph=True, allow_unused=True)
+        for side, gradient in zip(SIDES, grads, strict=True):
+            missing = gradient is None
+            gradients[(role, side)] = torch.zeros_like(outputs[side]) if missing else gradient.detach()
+    wrong = {}
+    for key in (("loss_d", "real"), ("loss_d", "fake"), ("loss_g", "fake"), ("loss_g", "real")):
+        term = LOSS_TERMS[kind].get(key, lambda x: 0 * x.sum())
+        if not same_gradient(gradients[key], term_gradient(term, outputs[key[1]])):
+            wrong[key] = describe_term(kind, *key, outputs[key[1]], gradients[key])
+    expect(not (far and wrong), f"{name} on {inputs}: the gradient of "
+           + ", ".join(TERM_NAMES[key] for key in wrong) + " differs from the formula's for outputs this far "
+           "from 0, although it matched near 0: a clamp, a squashing function or an approximation? The "
+           "formula has none, and it holds for any output (theory notebook 10, §2).")
+    problems = []
+    if ("loss_d", "real") in wrong and ("loss_d", "fake") in wrong:
+        for mistake, (real_term, fake_term) in D_PAIR_MISTAKES[kind].items():
+            if same_gradient(gradients["loss_d", "real"], term_gradient(real_term, real)) and same_gradient(
+                    gradients["loss_d", "fake"], term_gradient(fake_term, fake)):
+                problems.append(f"loss_d: {mistake}")
+                break
+        else:
+            if wrong["loss_d", "real"] == wrong["loss_d", "fake"]:
+                problems.append(f"loss_d (both terms): {wrong['loss_d', 'real']}")
+        if problems:
+            del wrong["loss_d", "real"], wrong["loss_d", "fake"]
+    problems += [f"{TERM_NAMES[key]}: {text}" for key, text in wrong.items()]
+    expect(not problems, f"{name} on {inputs}: " + "; and ".join(problems) + " (theory notebook 10, §2).")
+    for role, loss, expected in zip(ROLES, (loss_d, loss_g), losses.LOSSES[kind](real, fake), strict=True):
+        expect(bool(torch.isclose(loss.double(), expected.double(), rtol=1e-5, atol=1e-5)),
+               f"{name} on {inputs}: {role} has the formula's gradients but its value is off by "
+               f"{(loss - expected).item():+.4g}: a constant added or missing?")
+
+
+def loss_inputs(rng: torch.Generator, batch: int, far: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Real and fake outputs on both sides of each target/hinge point (never on a kink), or far from 0."""
+    def draw(centre: float) -> torch.Tensor:
+        signs = torch.where(torch.arange(batch) % 2 == 0, 1.0, -1.0)[torch.randperm(batch, generator=rng)]
+        if far:
+            return signs * (30 + 70 * torch.rand(batch, generator=rng))
+        return centre + signs * (0.05 + 2 * torch.randn(batch, generator=rng).abs())
+    return draw(1.0), draw(-1.0)
+
+
+@reproducing
 @off_limits
 def check_gan_losses(loss_pair: Callable[[torch.Tensor, torch.Tensor], tuple], kind: str) -> None:
     """``loss_pair(real_outputs, fake_outputs)`` must return (loss_d, loss_g) of the ``kind`` loss."""
-    expect(kind in LOSS_MISTAKES, f"kind must be one of {sorted(LOSS_MISTAKES)}, got {kind!r}.")
+    expect(kind in LOSS_TERMS, f"kind must be one of {sorted(LOSS_TERMS)}, got {kind!r}.")
     name = f"{kind}_losses"
-    rng = torch.Generator().manual_seed(3)
-    real = (torch.randn(16, generator=rng) * 2).requires_grad_()
-    fake = (torch.randn(16, generator=rng) * 2 - 1).requires_grad_()
-    result = call_learner(name, f"{name}(real_outputs, fake_outputs)", loss_pair, real, fake)
-    expect(isinstance(result, tuple) and len(result) == 2,
-           f"{name} should return a pair (loss_d, loss_g), got {type(result).__name__}.")
-    got = [expect_tensor(loss, f"{role} from {name}") for role, loss in zip(("loss_d", "loss_g"), result,
-                                                                              strict=True)]
-    for role, loss in zip(("loss_d", "loss_g"), got, strict=True):
-        expect(loss.dim() == 0, f"{name}: {role} has shape {tuple(loss.shape)}; average over the batch to "
-                                "one number.")
-        expect(loss.requires_grad, f"{name}: {role} has no gradient: keep it a tensor (no .item(), no "
-                               ".detach()), or nothing can learn from it.")
-    reference = losses.LOSSES[kind](real, fake)
-    for role, loss, expected in zip(("loss_d", "loss_g"), got, reference, strict=True):
-        if torch.allclose(loss, expected, atol=1e-5):
-            continue
-        expect(not torch.allclose(loss, expected * len(real), atol=1e-4),
-               f"{name}: {role} sums over the batch: average over the batch (a mean), so the loss and its "
-               "gradient do not grow with the batch size.")
-        for mistake, variant in LOSS_MISTAKES[kind].items():
-            wrong = variant(real, fake)[("loss_d", "loss_g").index(role)]
-            expect(not torch.allclose(loss, wrong, atol=1e-5), f"{name}: {mistake} (theory notebook 10, §2).")
-        raise AssertionError(f"{name}: {role} is {loss.item():.4f} on seeded outputs, expected "
-                             f"{expected.item():.4f}; compare with the formula above the exercise.")
-    passed(f"{name}: loss_d and loss_g match the {kind} formulas on seeded outputs (values, batch means, "
-           "differentiable).")
+    verified = Verification(name)
+    rng = check_rng(3)
+    real, fake = loss_inputs(rng, 16)
+    with verified("(loss_d, loss_g) as differentiable scalar tensors"):
+        expect_loss_pair(loss_pair, kind, name, real, fake, "16 seeded outputs")
+    with verified(f"loss_d's real and fake terms and loss_g match the {kind} formulas in value and in "
+                  "gradient "
+                  "w.r.t. each output (batch means)"):
+        expect_loss_terms(loss_pair, kind, name, real, fake, "16 seeded outputs")
+    with verified("the same on a batch of one"):
+        expect_loss_terms(loss_pair, kind, name, *loss_inputs(rng, 1), "a batch of one output each")
+    with verified("and for outputs far from 0 on both sides (|d| from 30 to 100)"):
+        expect_loss_terms(loss_pair, kind, name, *loss_inputs(rng, 6, far=True),
+                          "outputs far from 0 (|d| from 30 to 100, both signs)", far=True)
+    verified.passed()
 
 
 CONFIDENT_LOGIT = 6.0  # D calls a fake real with σ(6) ≈ 0.998
