@@ -515,36 +515,123 @@ def naive(labelled, labels, real, fake):
 
 
 def explicit_fake_class(labelled, labels, real, fake):
-    """The K+1 loss as a (K+1)-way softmax with a fixed zero logit for 'fake': the same loss, another form."""
+    """The K+1 loss as a (K+1)-way softmax with a fixed zero logit for 'fake': the same loss, another form.
+
+    -log D(x) = -log(1 - p_fake) is written as log-sum-exp over K+1 logits minus over K, so that it stays
+    finite when p_fake rounds to 1 (real logits of -120); the fake term is a (K+1)-way cross-entropy.
+    """
     def with_fake(logits):
         return torch.cat([logits, torch.zeros(len(logits), 1)], 1)
 
-    real_p_fake = with_fake(real).softmax(1)[:, -1]
+    real_term = (with_fake(real).logsumexp(1) - real.logsumexp(1)).mean()
     fake_ce = F.cross_entropy(with_fake(fake), torch.full((len(fake),), fake.shape[1]))
-    return F.cross_entropy(labelled, labels) - torch.log1p(-real_p_fake).mean() + fake_ce
+    return F.cross_entropy(labelled, labels) + real_term + fake_ce
 
 
-@pytest.mark.parametrize("candidate, message", [
-    (lambda c, y, r, f: k_plus_one(c, y, f, r) - F.cross_entropy(c, y) + F.cross_entropy(c, y), "swapped"),
-    (lambda c, y, r, f: k_plus_one(c, y, r, f, supervised=torch.tensor(0.0)), "class term on the labelled"),
-    (lambda c, y, r, f: F.cross_entropy(c, y), "only the class term"),
+def k_plus_one_terms(c, y, r, f, classes=None, real=None, fake=None):
+    """The K+1 loss from three replaceable terms (each a function of its own logits)."""
+    classes = classes or (lambda c, y: F.cross_entropy(c, y))
+    real = real or (lambda r: F.softplus(-r.logsumexp(1)).mean())
+    fake = fake or (lambda f: F.softplus(f.logsumexp(1)).mean())
+    return classes(c, y) + real(r) + fake(f)
+
+
+def naive_fake_only(c, y, r, f):
+    """A stable real term, but the generated images' term formed from Z itself: log(1 + Z) overflows."""
+    return k_plus_one_terms(c, y, r, f, fake=lambda f: torch.log(1 + f.exp().sum(1)).mean())
+
+
+def log_of_sigmoid(c, y, r, f):
+    """-log(sigmoid(log Z)): no overflow at +100, but sigmoid rounds to 0 for very negative log Z."""
+    return k_plus_one_terms(c, y, r, f, real=lambda r: -torch.log(torch.sigmoid(r.logsumexp(1))).mean())
+
+
+def where_branches(c, y, r, f):
+    """Stable values through torch.where, but the unused branch overflows and its nan reaches the gradient."""
+    def softplus_by_hand(x):
+        return torch.where(x > 0, x + torch.log1p(torch.exp(-x)), torch.log1p(torch.exp(x)))
+    return k_plus_one_terms(c, y, r, f, real=lambda r: softplus_by_hand(-r.logsumexp(1)).mean(),
+                            fake=lambda f: softplus_by_hand(f.logsumexp(1)).mean())
+
+
+def clamped(c, y, r, f):
+    """Clamping the logits keeps exp finite but changes the loss of confident logits."""
+    return k_plus_one_terms(c, y, r.clamp(-50, 50), f.clamp(-50, 50), real=lambda r: -torch.log(
+        r.exp().sum(1) / (r.exp().sum(1) + 1)).mean(), fake=lambda f: torch.log1p(f.exp().sum(1)).mean())
+
+
+def log_softmax_by_hand(c, y, r, f):
+    """The class term as -log(softmax) at the label: softmax overflows for a logit of 100."""
+    return k_plus_one_terms(c, y, r, f, classes=lambda c, y: -torch.log(
+        c.exp() / c.exp().sum(1, keepdim=True))[torch.arange(len(y)), y].mean())
+
+
+def averaged_together(c, y, r, f):
+    """The real and generated terms concatenated and averaged over both batches at once."""
+    both = torch.cat([F.softplus(-r.logsumexp(1)), F.softplus(f.logsumexp(1))])
+    return F.cross_entropy(c, y) + both.mean()
+
+
+@pytest.mark.parametrize("candidate, phrases", [
+    (lambda c, y, r, f: k_plus_one(c, y, f, r) - F.cross_entropy(c, y) + F.cross_entropy(c, y),
+     ["The real term", "swapped"]),
+    (lambda c, y, r, f: k_plus_one(c, y, r, f, supervised=torch.tensor(0.0)), ["The class term", "missing"]),
+    (lambda c, y, r, f: F.cross_entropy(c, y), ["The real term", "missing"]),
     (lambda c, y, r, f: k_plus_one(c, y, r, f, real_fake=F.softplus(-r.mean(1)).mean()
-                                   + F.softplus(f.mean(1)).mean()), "\\*mean\\*"),
+                                   + F.softplus(f.mean(1)).mean()), ["*mean*", "log-sum-exp"]),
     (lambda c, y, r, f: k_plus_one(c, y, r, f, real_fake=F.softplus(-r.amax(1)).mean()
-                                   + F.softplus(f.amax(1)).mean()), "\\*largest\\*"),
-    (lambda c, y, r, f: k_plus_one(c, y, r, f, supervised=F.cross_entropy(c.softmax(1), y)), "softmax"),
-    (naive, "overflows"),
-    (lambda c, y, r, f: k_plus_one(c, y, r, f).expand(3), "one number"),
-    (lambda c, y, r, f: 1.1 * k_plus_one(c, y, r, f), "Expected"),
+                                   + F.softplus(f.amax(1)).mean()), ["*largest*"]),
+    (lambda c, y, r, f: k_plus_one(c, y, r, f, supervised=F.cross_entropy(c.softmax(1), y)),
+     ["The class term", "softmax"]),
+    (naive, ["real logits around +100", "overflows or takes the log of 0"]),
+    (naive_fake_only, ["generated logits around +100", "the fake term"]),
+    (log_of_sigmoid, ["real logits around -120", "the real term"]),
+    (where_branches, ["gradient", "torch.where"]),
+    (clamped, ["real logits around -120", "a clamp"]),
+    (log_softmax_by_hand, ["labelled logits whose true class sits at +100", "the class term"]),
+    (lambda c, y, r, f: k_plus_one_terms(c, y, r, f, real=lambda r: F.softplus(-r.logsumexp(0)).mean()),
+     ["The real term", "over the batch (dim 0)"]),
+    (lambda c, y, r, f: k_plus_one_terms(c, y, r, f, fake=lambda f: F.softplus(f.logsumexp(1)).sum()),
+     ["The fake term", "summed over the batch"]),
+    (averaged_together, ["averaged over the real and generated images together"]),
+    (lambda c, y, r, f: k_plus_one_terms(c, y, r, f, fake=lambda f: -F.softplus(f.logsumexp(1)).mean()),
+     ["The fake term", "wrong sign"]),
+    (lambda c, y, r, f: k_plus_one_terms(c, y, r, f, classes=lambda c, y: F.nll_loss(c, y)),
+     ["The class term", "nll_loss"]),
+    (lambda c, y, r, f: k_plus_one_terms(c, y, r, f, classes=lambda c, y: F.cross_entropy(
+        torch.cat([c, torch.zeros(len(c), 1)], 1), y)), ["The class term", "implicit fake class"]),
+    (lambda c, y, r, f: k_plus_one_terms(c, y, r, f.detach()), ["No gradient reaches the generated logits"]),
+    (lambda c, y, r, f: torch.tensor(k_plus_one(c, y, r, f).item()), ["carries no gradient"]),
+    (lambda c, y, r, f: k_plus_one(c, y, r, f) + 0.5, ["something constant is added"]),
+    (lambda c, y, r, f: k_plus_one(c, y, r, f).expand(3), ["one number"]),
+    (lambda c, y, r, f: 1.1 * k_plus_one(c, y, r, f), ["The class term", "when only those logits change"]),
 ])
-def test_k_plus_one_check_names_the_planted_mistake(candidate, message):
-    with pytest.raises(AssertionError, match=message):
-        checks.check_k_plus_one_loss(candidate)
+def test_k_plus_one_check_names_the_planted_mistake(candidate, phrases):
+    fails_naming(checks.check_k_plus_one_loss, candidate, *phrases)
 
 
-def test_k_plus_one_check_accepts_the_explicit_fake_class_form(capsys):
-    checks.check_k_plus_one_loss(explicit_fake_class)
-    assert capsys.readouterr().out.startswith("✅")
+def k_plus_one_float64_by_hand(labelled, labels, real, fake):
+    """Written differently: float64, log-softmax gathered by hand, logaddexp(0, .) for softplus."""
+    labelled, real, fake = labelled.double(), real.double(), fake.double()
+    supervised = -labelled.log_softmax(1).gather(1, labels[:, None]).mean()
+    zero = torch.zeros((), dtype=torch.float64)
+    return (supervised + torch.logaddexp(zero, -real.logsumexp(1)).mean()
+            + torch.logaddexp(zero, fake.logsumexp(1)).mean())
+
+
+def k_plus_one_logsigmoid_modules(labelled, labels, real, fake):
+    """Written differently: nn.CrossEntropyLoss and -logsigmoid(±log Z), i.e. -log D and -log(1 - D)."""
+    log_d_real = F.logsigmoid(torch.logsumexp(real, dim=-1))
+    log_not_d_fake = F.logsigmoid(-torch.logsumexp(fake, dim=-1))
+    return torch.nn.CrossEntropyLoss()(labelled, labels) - log_d_real.mean() - log_not_d_fake.mean()
+
+
+@pytest.mark.parametrize("candidate", [k_plus_one_loss, explicit_fake_class, k_plus_one_float64_by_hand,
+                                       k_plus_one_logsigmoid_modules])
+def test_k_plus_one_check_passes_correct_implementations_with_the_verified_line(candidate, capsys,
+                                                                                monkeypatch):
+    line = passes_with_verified_line(checks.check_k_plus_one_loss, candidate, capsys, monkeypatch)
+    assert "-120" in line and "gradients" in line
 
 
 @pytest.mark.parametrize("prediction, changes, verdict", [
