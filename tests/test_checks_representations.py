@@ -594,6 +594,9 @@ def averaged_together(c, y, r, f):
     (lambda c, y, r, f: k_plus_one_terms(c, y, r, f, fake=lambda f: F.softplus(f.logsumexp(1)).sum()),
      ["The fake term", "summed over the batch"]),
     (averaged_together, ["averaged over the real and generated images together"]),
+    (lambda c, y, r, f: F.cross_entropy(c, y) + 0.5 * (F.softplus(-r.logsumexp(1)).mean()
+                                                       + F.softplus(f.logsumexp(1)).mean()),
+     ["The real term", "halved"]),
     (lambda c, y, r, f: k_plus_one_terms(c, y, r, f, fake=lambda f: -F.softplus(f.logsumexp(1)).mean()),
      ["The fake term", "wrong sign"]),
     (lambda c, y, r, f: k_plus_one_terms(c, y, r, f, classes=lambda c, y: F.nll_loss(c, y)),

@@ -633,6 +633,8 @@ def term_mistakes(term: str, logits: torch.Tensor, others: int) -> dict[str, tor
         "the log-sum-exp runs over the batch (dim 0); Z sums the K class logits of each image (dim 1)":
             F.softplus(sign * logits.logsumexp(0)).mean(),
         "it is summed over the batch, not averaged": F.softplus(sign * log_z).sum(),
+        "it is halved (the 0.5 of openai/improved-gan's code); in this exercise the three terms count fully":
+            0.5 * F.softplus(sign * log_z).mean(),
         "it is averaged over the real and generated images together; each term is averaged over its own "
         "batch":
             F.softplus(sign * log_z).sum() / (len(logits) + others),
