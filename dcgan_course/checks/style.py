@@ -94,7 +94,7 @@ def expect_total_variation(value: torch.Tensor, images: torch.Tensor, what: str)
         return
     for mistake, wrong in variants.items():
         expect(not torch.allclose(value.detach().double(), wrong, rtol=RTOL, atol=1e-7),
-               f"Your total variation matches a known mistake: {mistake}. See {TV_LECTURE}.")
+               f"Your total variation of {what} matches a known mistake: {mistake}. See {TV_LECTURE}.")
     raise AssertionError(f"Expected {right.item():.4f} for {what}, got {value.item():.4f}: the total "
                          "variation is the mean absolute difference between vertically adjacent pixels plus "
                          f"the same for horizontally adjacent pixels. See {TV_LECTURE}.")
@@ -210,7 +210,7 @@ def expect_style_loss(loss: torch.Tensor, features: list[torch.Tensor], grams: l
             return
         for mistake, variant in style_variants(features, grams).items():
             expect(not torch.allclose(loss.detach(), variant, rtol=RTOL),
-                   f"Your style loss: {mistake}. See {STYLE_LECTURE}.")
+                   f"Your style loss ({what}): {mistake}. See {STYLE_LECTURE}.")
     raise AssertionError(f"Expected {expected.item():.4g} for {what}, got {loss.item():.4g}: the style loss "
                          "is the mean squared difference between Gram matrices, summed over the style "
                          f"layers. See {STYLE_LECTURE}.")
