@@ -164,6 +164,9 @@ def discriminator_loss_bugs(discriminator: nn.Module, inputs: torch.Tensor, targ
     """Every combination of the exercise's planted bugs with the loss it gives; the right loss has no bugs."""
     real_logits = {bug: discriminator(*pair(inputs, targets)) for bug, pair in PAIRS.items()}
     fake_logits = {bug: discriminator(*pair(inputs, fakes)) for bug, pair in PAIRS.items()}
+    terms = {(side, bug, label): gan_loss(logits[bug], label)  # each BCE once: the combinations add them up
+             for side, logits in (("real", real_logits), ("fake", fake_logits)) for bug in PAIRS
+             for label in (True, False)}
     combinations = []
     for real_bug, fake_bug, swapped, halved in itertools.product(PAIRS, PAIRS, (False, True), (True, False)):
         bugs = [f"the real pair {real_bug}"] * (real_bug != "right")
@@ -171,8 +174,8 @@ def discriminator_loss_bugs(discriminator: nn.Module, inputs: torch.Tensor, targ
         bugs += ["the labels are swapped: real pairs get target 1, generated pairs target 0"] * swapped
         bugs += ["the loss is not halved: pix2pix divides D's objective by 2 to slow D relative to G"
                  ] * (not halved)
-        loss = halved_bce(real_logits[real_bug], fake_logits[fake_bug], swapped, halved)
-        combinations.append((bugs, loss))
+        total = terms["real", real_bug, not swapped] + terms["fake", fake_bug, swapped]
+        combinations.append((bugs, 0.5 * total if halved else total))
     real, fake = real_logits["right"], fake_logits["right"]
     combinations += [([mistake], form(real, fake)) for mistake, form in LOSS_FORMS.items()]
     return combinations
@@ -187,8 +190,11 @@ def sensitive_discriminator(rng: torch.Generator) -> PatchDiscriminator:
     return discriminator
 
 
-def discriminator_case(batch: int, offset: int
-                       ) -> tuple[PatchDiscriminator, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+Combinations = list[tuple[list[str], torch.Tensor]]
+
+
+def discriminator_case(batch: int, offset: int) -> tuple[PatchDiscriminator, torch.Tensor, torch.Tensor,
+                                                         torch.Tensor, torch.Tensor, Combinations]:
     """D, inputs, targets, a stand-in for G's parameters and the fakes it made, drawn from the check seed
     until the right loss stands apart from every combination of bugs."""
     rng = check_rng(offset)
@@ -199,15 +205,14 @@ def discriminator_case(batch: int, offset: int
         generator_weight = (0.5 + 0.5 * torch.rand((), generator=rng)).requires_grad_(True)
         fakes = torch.tanh(generator_weight * inputs + 0.1)
         with torch.no_grad():
-            losses = [loss for _, loss in discriminator_loss_bugs(discriminator, inputs, targets, fakes)]
-        right = losses[0]
-        if all(not torch.allclose(loss, right, rtol=20 * RTOL) for loss in losses[1:]):
-            return discriminator, inputs, targets, generator_weight, fakes
+            combinations = discriminator_loss_bugs(discriminator, inputs, targets, fakes)
+        right = combinations[0][1]
+        if all(not torch.allclose(loss, right, rtol=20 * RTOL) for _, loss in combinations[1:]):
+            return discriminator, inputs, targets, generator_weight, fakes, combinations
     raise RuntimeError("internal error: no drawn discriminator tells the bugs apart")
 
 
-def name_discriminator_bugs(loss: torch.Tensor, combinations: list[tuple[list[str], torch.Tensor]],
-                            what: str) -> None:
+def name_discriminator_bugs(loss: torch.Tensor, combinations: Combinations, what: str) -> None:
     """Pass if ``loss`` is the right one; otherwise fail naming the bugs it matches, or the expected form."""
     for bugs, value in combinations:
         if torch.allclose(loss.detach(), value, rtol=RTOL):
@@ -247,7 +252,7 @@ def check_discriminator_loss(loss_fn: Callable[..., torch.Tensor]) -> None:
     """``discriminator_loss(D, inputs, targets, fakes)``: halved BCE, conditional pairs, no gradient to G."""
     verified = Verification("discriminator_loss")
     batch = int(torch.randint(3, 5, (), generator=check_rng(30)))  # 3 or 4: a sum over 2 looks "not halved"
-    discriminator, inputs, targets, generator_weight, fakes = discriminator_case(batch, 31)
+    discriminator, inputs, targets, generator_weight, fakes, combinations = discriminator_case(batch, 31)
     parameters = list(discriminator.parameters())
     with verified("no gradient reaches G, and `fakes` stays attached for G's own loss"):
         loss = call_discriminator_loss(loss_fn, discriminator, inputs, targets, fakes, "")
@@ -257,8 +262,6 @@ def check_discriminator_loss(loss_fn: Callable[..., torch.Tensor]) -> None:
                "images as fixed data, so detach them (notebook 03's D step does the same).")
     with verified("one number: (input, target) -> 1 and (input, generated) -> 0, BCE on every patch logit, "
                   "halved"):
-        with torch.no_grad():
-            combinations = discriminator_loss_bugs(discriminator, inputs, targets=targets, fakes=fakes)
         name_discriminator_bugs(loss, combinations, "")
     with verified("D's gradient from both terms"):
         got = flat_gradient(loss, parameters)
@@ -277,10 +280,8 @@ def check_discriminator_loss(loss_fn: Callable[..., torch.Tensor]) -> None:
                                  "that of the loss: part of the computation is cut off from D (.detach(), "
                                  ".data or torch.no_grad()).")
     with verified("also for a batch of one"):
-        discriminator, inputs, targets, _, fakes = discriminator_case(1, 32)
+        discriminator, inputs, targets, _, fakes, combinations = discriminator_case(1, 32)
         loss = call_discriminator_loss(loss_fn, discriminator, inputs, targets, fakes, " for a batch of one")
-        with torch.no_grad():
-            combinations = discriminator_loss_bugs(discriminator, inputs, targets=targets, fakes=fakes)
         name_discriminator_bugs(loss, combinations, " for a batch of one")
     verified.passed()
 
