@@ -19,9 +19,14 @@ PACKAGE = Path(__file__).resolve().parent.parent / "dcgan_course"
 LINE_LIMIT = 300
 LONG_MODULES = {
     "translation": 340,  # pix2pix is one idea: U-Net, PatchGAN, its loss, its loop, its evaluation
-    "cli": 360,  # one small function pair per sub-command, and the loader of the classroom's commands
+    "cli": 365,  # one small function pair per sub-command, and the loader of the classroom's commands
     "classroom.grading": 370,  # finding, reading, running, scoring (predictions apart, tampering): to split
-    "checks.representations": 325,  # three notebooks (05-07), each prediction checking its measurement
+    "checks.feature_pyramid": 315,  # hooks probed in both modes, on failing and activation-wiping models
+    "checks.probing": 315,  # traps that tell distance, centroid, standardisation and label leaks apart
+    "checks.networks": 410,  # the layer tracing the network checks share, and two checks' probes
+    "checks.discriminator": 375,  # minibatch stddev and the 28-px D: every property the text states
+    "checks.training": 660,  # the D step and the LSGAN/hinge losses, term by term: to split (step, losses)
+    "checks.translation": 320,  # the L1-best output and the pix2pix D loss, each bug combination named
     "evaluation": 305,  # the protocol and its CIFAR-10 results (load, curve, table): to split when it grows
     "improve": 320,  # the seed's techniques, now with SS-GAN's rotation head: to split by technique
     "probe": 305,  # linear probes and their tables; the ridge itself lives in evaluation
@@ -55,7 +60,8 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "style": {"models", "settings", "style.evaluation", "style.feedforward"},
     "style.feedforward": {"settings", "models", "style"},
     "style.evaluation": {"style"},  # judges a transfer in networks the optimisation never used
-    "checks": {"stats", "checks.shortcuts"},  # a verdict on a noisy prediction needs a paired 95 % interval
+    "checks": {"stats", "checks.shortcuts", "checks.verified"},  # verdicts need a paired 95 % interval
+    "checks.verified": {"checks", "settings"},  # pass lines from verified properties; the grader's seed
     "checks.shortcuts": set(),  # the off-limits list and the profile hook that refuses it: stdlib only
     "losses": set(),
     "toy": {"losses"},  # the 1-D and ring toys of the theory notebook
@@ -64,7 +70,9 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "checks.discriminator": {"checks", "checks.networks"},  # reuses the layer tracing of the generator checks
     "checks.training": {"checks", "checks.shortcuts", "losses", "models"},
     "checks.latent": {"checks", "latent"},
-    "checks.representations": {"checks", "checks.shortcuts", "features", "improve", "models"},
+    "checks.feature_pyramid": {"checks", "checks.shortcuts", "features", "models"},
+    "checks.probing": {"checks", "checks.shortcuts"},
+    "checks.k_plus_one": {"checks", "checks.shortcuts"},
     "checks.translation": {"checks", "losses", "translation"},
     "checks.style": {"checks", "checks.shortcuts", "style"},
     "cli": {"data", "distributed", "metrics", "models", "improve", "probe", "settings", "style", "train",

@@ -9,7 +9,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from dcgan_course import features, models, probe
-from dcgan_course.checks import representations as checks
+from dcgan_course.checks import feature_pyramid, k_plus_one, probing
 
 
 def not_implemented(*args, **kwargs):
@@ -30,7 +30,7 @@ def pyramid_features(model, images, layer_names, grids=(1, 2, 4)):
     try:
         for name in layer_names:
             handles.append(model.get_submodule(name).register_forward_hook(
-                lambda m, i, o, n=name: pooled.update({n: checks.pyramid([o], grids)})))
+                lambda m, i, o, n=name: pooled.update({n: feature_pyramid.pyramid([o], grids)})))
         with torch.no_grad(), models.evaluation_mode(model):
             model(images)
     finally:
@@ -55,24 +55,24 @@ def k_plus_one_loss(labelled_logits, labels, real_logits, fake_logits):
     return F.cross_entropy(labelled_logits, labels) + real_term + fake_term
 
 
-@pytest.mark.parametrize("check", [checks.check_pyramid_features, checks.check_probe,
-                                   checks.check_k_plus_one_loss])
+@pytest.mark.parametrize("check", [feature_pyramid.check_pyramid_features, probing.check_probe,
+                                   k_plus_one.check_k_plus_one_loss])
 def test_a_stub_fails_with_not_implemented_yet(check):
     with pytest.raises(AssertionError, match="not implemented yet"):
         check(not_implemented)
 
 
 def test_reference_solutions_pass_with_one_tick_line_each(capsys):
-    checks.check_pyramid_features(pyramid_features)
-    checks.check_probe(nearest_centroid)
-    checks.check_k_plus_one_loss(k_plus_one_loss)
+    feature_pyramid.check_pyramid_features(pyramid_features)
+    probing.check_probe(nearest_centroid)
+    k_plus_one.check_k_plus_one_loss(k_plus_one_loss)
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3 and all(line.startswith("✅") for line in lines)
 
 
 def test_the_packages_ridge_probe_is_not_the_nearest_class_mean_the_exercise_asks_for():
     """The lecture's ridge probe once passed check_probe; the exercise asks for a nearest-class-mean probe."""
-    fails_naming(checks.check_probe, probe.probe_accuracy, "Euclidean distance to the class mean")
+    fails_naming(probing.check_probe, probe.probe_accuracy, "Euclidean distance to the class mean")
 
 
 # ---------------------------------------------------------------- 05: pyramid features through hooks
@@ -88,13 +88,13 @@ def leaves_hooks(model, images, layer_names, grids=(1, 2, 4)):
     hooked(model, layer_names, seen)
     with torch.no_grad(), models.evaluation_mode(model):
         model(images)
-    return checks.pyramid([seen[n] for n in layer_names], grids)
+    return feature_pyramid.pyramid([seen[n] for n in layer_names], grids)
 
 
 def train_mode(model, images, layer_names, grids=(1, 2, 4)):
     with torch.no_grad(), features.capture_activations(model, layer_names) as seen:
         model(images)
-    return checks.pyramid([seen[n] for n in layer_names], grids)
+    return feature_pyramid.pyramid([seen[n] for n in layer_names], grids)
 
 
 def stays_in_eval_mode(model, images, layer_names, grids=(1, 2, 4)):
@@ -111,11 +111,11 @@ def only_paper_grid(model, images, layer_names, grids=(1, 2, 4)):
 
 
 def average_pooled(model, images, layer_names, grids=(1, 2, 4)):
-    return checks.pyramid(frozen(model, images, layer_names), grids, pool=F.adaptive_avg_pool2d)
+    return feature_pyramid.pyramid(frozen(model, images, layer_names), grids, pool=F.adaptive_avg_pool2d)
 
 
 def grid_by_grid(model, images, layer_names, grids=(1, 2, 4)):
-    return checks.pyramid(frozen(model, images, layer_names), grids, layer_major=False)
+    return feature_pyramid.pyramid(frozen(model, images, layer_names), grids, layer_major=False)
 
 
 @pytest.mark.parametrize("candidate, message", [
@@ -130,7 +130,7 @@ def grid_by_grid(model, images, layer_names, grids=(1, 2, 4)):
 ])
 def test_pyramid_check_names_the_planted_mistake(candidate, message):
     with pytest.raises(AssertionError, match=message):
-        checks.check_pyramid_features(candidate)
+        feature_pyramid.check_pyramid_features(candidate)
 
 
 def always_train_after(model, images, layer_names, grids=(1, 2, 4)):
@@ -181,7 +181,8 @@ def registers_before_the_try(model, images, layer_names, grids=(1, 2, 4)):
 
 def hooked_pooling(model, layer_names, grids, pooled):
     return [model.get_submodule(name).register_forward_hook(
-        lambda m, i, o, n=name: pooled.update({n: checks.pyramid([o], grids)})) for name in layer_names]
+        lambda m, i, o, n=name: pooled.update({n: feature_pyramid.pyramid([o], grids)}))
+        for name in layer_names]
 
 
 def in_forward_order(model, images, layer_names, grids=(1, 2, 4)):
@@ -190,7 +191,7 @@ def in_forward_order(model, images, layer_names, grids=(1, 2, 4)):
     try:
         for name in layer_names:
             handles.append(model.get_submodule(name).register_forward_hook(
-                lambda m, i, o: fired.append(checks.pyramid([o], grids))))
+                lambda m, i, o: fired.append(feature_pyramid.pyramid([o], grids))))
         with torch.no_grad(), models.evaluation_mode(model):
             model(images)
     finally:
@@ -210,7 +211,7 @@ def squeezed(model, images, layer_names, grids=(1, 2, 4)):
 def pooled_after_the_forward(model, images, layer_names, grids=(1, 2, 4)):
     """Stores the full activations (the package's capture) and pools them after the forward pass."""
     with models.evaluation_mode(model):
-        return checks.pyramid(frozen(model, images, layer_names), grids)
+        return feature_pyramid.pyramid(frozen(model, images, layer_names), grids)
 
 
 def detached_not_no_grad(model, images, layer_names, grids=(1, 2, 4)):
@@ -218,7 +219,7 @@ def detached_not_no_grad(model, images, layer_names, grids=(1, 2, 4)):
     try:
         for name in layer_names:
             handles.append(model.get_submodule(name).register_forward_hook(
-                lambda m, i, o, n=name: pooled.update({n: checks.pyramid([o.detach()], grids)})))
+                lambda m, i, o, n=name: pooled.update({n: feature_pyramid.pyramid([o.detach()], grids)})))
         with models.evaluation_mode(model):
             model(images)
     finally:
@@ -249,7 +250,7 @@ def swallows_errors(model, images, layer_names, grids=(1, 2, 4)):
     (train_mode, ["running_mean changed", "training mode"]),
 ])
 def test_pyramid_check_names_each_property_it_probes(candidate, phrases):
-    fails_naming(checks.check_pyramid_features, candidate, *phrases)
+    fails_naming(feature_pyramid.check_pyramid_features, candidate, *phrases)
 
 
 def pyramid_with_exit_stack(model, images, layer_names, grids=(1, 2, 4)):
@@ -299,7 +300,7 @@ def pyramid_with_pool_modules(model, images, layer_names, grids=(1, 2, 4)):
 
 @pytest.mark.parametrize("candidate", [pyramid_features, pyramid_with_exit_stack, pyramid_with_pool_modules])
 def test_pyramid_check_passes_correct_implementations_with_the_verified_line(candidate, capsys, monkeypatch):
-    line = passes_with_verified_line(checks.check_pyramid_features, candidate, capsys, monkeypatch)
+    line = passes_with_verified_line(feature_pyramid.check_pyramid_features, candidate, capsys, monkeypatch)
     assert "hooks removed" in line and "pooled inside the hooks" in line
 
 
@@ -312,14 +313,14 @@ def test_pyramid_check_passes_correct_implementations_with_the_verified_line(can
     ("identical", "0.3", "cannot judge: feature_gap should be a number"),
 ])
 def test_batch_prediction_commits_a_guess_and_reports_the_run(prediction, gap, verdict, capsys):
-    checks.check_batch_prediction(prediction, "because", gap)
+    feature_pyramid.check_batch_prediction(prediction, "because", gap)
     out = capsys.readouterr().out
     assert verdict in out and "✅" not in out
 
 
 def test_batch_prediction_fails_when_blank():
     with pytest.raises(AssertionError, match="still None: not committed"):
-        checks.check_batch_prediction(None, "", 0.3)
+        feature_pyramid.check_batch_prediction(None, "", 0.3)
 
 
 # ---------------------------------------------------------------- 06: a probe that must not leak
@@ -367,7 +368,7 @@ def logistic_peeking(train_x, train_y, test_x, test_y):
 ])
 def test_probe_check_names_the_planted_mistake(candidate, message):
     with pytest.raises(AssertionError, match=message):
-        checks.check_probe(candidate)
+        probing.check_probe(candidate)
 
 
 def centroid_with(distance=None, centre=np.mean):
@@ -429,7 +430,7 @@ def standardises_train_only(train_x, train_y, test_x, test_y):
     (zero_std_nan, ["constant feature", "standard deviation 0"]),
 ])
 def test_probe_check_names_each_mistake_it_probes(candidate, phrases):
-    fails_naming(checks.check_probe, candidate, *phrases)
+    fails_naming(probing.check_probe, candidate, *phrases)
 
 
 def probe_with_loops_and_sklearn_scaler(train_x, train_y, test_x, test_y):
@@ -458,15 +459,15 @@ def probe_in_torch(train_x, train_y, test_x, test_y):
 
 @pytest.mark.parametrize("candidate", [nearest_centroid, probe_with_loops_and_sklearn_scaler, probe_in_torch])
 def test_probe_check_passes_correct_implementations_with_the_verified_line(candidate, capsys, monkeypatch):
-    line = passes_with_verified_line(checks.check_probe, candidate, capsys, monkeypatch)
+    line = passes_with_verified_line(probing.check_probe, candidate, capsys, monkeypatch)
     assert "Euclidean distance" in line and "class means" in line
 
 
 def test_scale_trap_defeats_a_probe_without_standardisation():
-    train_x, train_y, test_x, test_y = checks.scale_trap(single_class_test=False)
+    train_x, train_y, test_x, test_y = probing.scale_trap(single_class_test=False)
     data = (train_x, train_y, test_x, test_y)
     assert raw_centroid(*data) < 0.5 < nearest_centroid(*data)
-    assert np.unique(checks.scale_trap(single_class_test=True)[3]).tolist() == [0]
+    assert np.unique(probing.scale_trap(single_class_test=True)[3]).tolist() == [0]
 
 
 @pytest.mark.parametrize("prediction, lead, verdict", [
@@ -476,7 +477,7 @@ def test_scale_trap_defeats_a_probe_without_standardisation():
 ])
 def test_label_budget_prediction_judges_only_when_the_paired_interval_excludes_zero(prediction, lead, verdict,
                                                                                     capsys):
-    checks.check_label_budget_prediction(prediction, "fewer labels, more geometry", lead)
+    probing.check_label_budget_prediction(prediction, "fewer labels, more geometry", lead)
     out = capsys.readouterr().out
     assert verdict in out and " pp" in out and "%" not in out.replace("95 %", "") and "✅" not in out
 
@@ -489,14 +490,14 @@ def test_label_budget_prediction_judges_only_when_the_paired_interval_excludes_z
     ({10: [0.01, 0.02]}, "should map 10 and 1"),
 ])
 def test_label_budget_prediction_cannot_judge_a_broken_measurement(lead, problem, capsys):
-    checks.check_label_budget_prediction("grows", "", lead)
+    probing.check_label_budget_prediction("grows", "", lead)
     out = capsys.readouterr().out
     assert "cannot judge: " in out and problem in out and "the run" not in out
 
 
 def test_label_budget_prediction_fails_when_blank():
     with pytest.raises(AssertionError, match="still None"):
-        checks.check_label_budget_prediction(None, "", {10: [0.0, 0.1], 1: [0.1, 0.2]})
+        probing.check_label_budget_prediction(None, "", {10: [0.0, 0.1], 1: [0.1, 0.2]})
 
 
 # ---------------------------------------------------------------- 07: the K+1 discriminator loss
@@ -610,7 +611,7 @@ def averaged_together(c, y, r, f):
     (lambda c, y, r, f: 1.1 * k_plus_one(c, y, r, f), ["The class term", "when only those logits change"]),
 ])
 def test_k_plus_one_check_names_the_planted_mistake(candidate, phrases):
-    fails_naming(checks.check_k_plus_one_loss, candidate, *phrases)
+    fails_naming(k_plus_one.check_k_plus_one_loss, candidate, *phrases)
 
 
 def k_plus_one_float64_by_hand(labelled, labels, real, fake):
@@ -633,7 +634,7 @@ def k_plus_one_logsigmoid_modules(labelled, labels, real, fake):
                                        k_plus_one_logsigmoid_modules])
 def test_k_plus_one_check_passes_correct_implementations_with_the_verified_line(candidate, capsys,
                                                                                 monkeypatch):
-    line = passes_with_verified_line(checks.check_k_plus_one_loss, candidate, capsys, monkeypatch)
+    line = passes_with_verified_line(k_plus_one.check_k_plus_one_loss, candidate, capsys, monkeypatch)
     assert "-120" in line and "gradients" in line
 
 
@@ -646,11 +647,11 @@ def test_k_plus_one_check_passes_correct_implementations_with_the_verified_line(
 ])
 def test_shift_prediction_checks_the_measurement_against_its_own_computation(prediction, changes, verdict,
                                                                              capsys):
-    checks.check_shift_prediction(prediction, "softmax forgets a shift", *changes)
+    k_plus_one.check_shift_prediction(prediction, "softmax forgets a shift", *changes)
     out = capsys.readouterr().out
     assert verdict in out and "✅" not in out
 
 
 def test_shift_prediction_fails_when_blank():
     with pytest.raises(AssertionError, match="still None"):
-        checks.check_shift_prediction(None, "", 0.0, 0.2)
+        k_plus_one.check_shift_prediction(None, "", 0.0, 0.2)

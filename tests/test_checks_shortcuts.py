@@ -21,7 +21,7 @@ from sklearn.neighbors import NearestCentroid
 from sklearn.preprocessing import StandardScaler
 
 from dcgan_course import improve, losses, style, train
-from dcgan_course.checks import representations, shortcuts, training
+from dcgan_course.checks import k_plus_one, probing, shortcuts, training
 from dcgan_course.checks import style as style_checks
 from dcgan_course.losses import lsgan as renamed_lsgan
 
@@ -69,7 +69,7 @@ HINGE = functools.partial(training.check_gan_losses, kind="hinge")
      "dcgan_course.train.discriminator_update"),
     (style_checks.check_style_loss, style.style_loss, "dcgan_course.style.style_loss"),
     (style_checks.check_style_loss, lambda f, g: style.style_loss(f, g), "dcgan_course.style.style_loss"),
-    (representations.check_k_plus_one_loss, improve.k_plus_one_loss, "dcgan_course.improve.k_plus_one_loss"),
+    (k_plus_one.check_k_plus_one_loss, improve.k_plus_one_loss, "dcgan_course.improve.k_plus_one_loss"),
 ], ids=["lambda", "direct", "renamed-import", "LOSSES-table", "partial", "caught", "hinge", "hinge-partial",
         "d-step", "d-update", "style-loss", "style-lambda", "k-plus-one"])
 def test_the_packages_answer_fails_its_check(check, candidate, name):
@@ -85,7 +85,7 @@ def scaled_nearest_centroid(train_x: np.ndarray, train_y: np.ndarray, test_x: np
 
 
 def test_nearest_centroid_from_scikit_learn_fails_the_by_hand_probe():
-    fails_as_shortcut(representations.check_probe, scaled_nearest_centroid,
+    fails_as_shortcut(probing.check_probe, scaled_nearest_centroid,
                       "sklearn.neighbors.NearestCentroid")
 
 

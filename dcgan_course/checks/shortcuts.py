@@ -26,8 +26,8 @@ OFF_LIMITS: MappingProxyType[str, tuple[str, ...]] = MappingProxyType({
     "training.check_gan_losses": ("dcgan_course.losses.lsgan", "dcgan_course.losses.hinge"),
     "training.check_discriminator_step": ("dcgan_course.train.discriminator_step",
                                           "dcgan_course.train.discriminator_update"),
-    "representations.check_probe": ("sklearn.neighbors.NearestCentroid",),
-    "representations.check_k_plus_one_loss": ("dcgan_course.improve.k_plus_one_loss",),
+    "probing.check_probe": ("sklearn.neighbors.NearestCentroid",),
+    "k_plus_one.check_k_plus_one_loss": ("dcgan_course.improve.k_plus_one_loss",),
     "style.check_style_loss": ("dcgan_course.style.style_loss",),
 })
 ACTIVE: ContextVar[tuple[str, ...]] = ContextVar("off_limits", default=())
