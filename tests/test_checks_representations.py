@@ -9,7 +9,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from dcgan_course import features, models, probe
-from dcgan_course.checks import feature_pyramid, k_plus_one, probing
+from dcgan_course.checks import feature_pyramid, probing
+from dcgan_course.checks import k_plus_one as k_plus_one_checks
 
 
 def not_implemented(*args, **kwargs):
@@ -56,7 +57,7 @@ def k_plus_one_loss(labelled_logits, labels, real_logits, fake_logits):
 
 
 @pytest.mark.parametrize("check", [feature_pyramid.check_pyramid_features, probing.check_probe,
-                                   k_plus_one.check_k_plus_one_loss])
+                                   k_plus_one_checks.check_k_plus_one_loss])
 def test_a_stub_fails_with_not_implemented_yet(check):
     with pytest.raises(AssertionError, match="not implemented yet"):
         check(not_implemented)
@@ -65,7 +66,7 @@ def test_a_stub_fails_with_not_implemented_yet(check):
 def test_reference_solutions_pass_with_one_tick_line_each(capsys):
     feature_pyramid.check_pyramid_features(pyramid_features)
     probing.check_probe(nearest_centroid)
-    k_plus_one.check_k_plus_one_loss(k_plus_one_loss)
+    k_plus_one_checks.check_k_plus_one_loss(k_plus_one_loss)
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3 and all(line.startswith("✅") for line in lines)
 
@@ -611,7 +612,7 @@ def averaged_together(c, y, r, f):
     (lambda c, y, r, f: 1.1 * k_plus_one(c, y, r, f), ["The class term", "when only those logits change"]),
 ])
 def test_k_plus_one_check_names_the_planted_mistake(candidate, phrases):
-    fails_naming(k_plus_one.check_k_plus_one_loss, candidate, *phrases)
+    fails_naming(k_plus_one_checks.check_k_plus_one_loss, candidate, *phrases)
 
 
 def k_plus_one_float64_by_hand(labelled, labels, real, fake):
@@ -634,7 +635,7 @@ def k_plus_one_logsigmoid_modules(labelled, labels, real, fake):
                                        k_plus_one_logsigmoid_modules])
 def test_k_plus_one_check_passes_correct_implementations_with_the_verified_line(candidate, capsys,
                                                                                 monkeypatch):
-    line = passes_with_verified_line(k_plus_one.check_k_plus_one_loss, candidate, capsys, monkeypatch)
+    line = passes_with_verified_line(k_plus_one_checks.check_k_plus_one_loss, candidate, capsys, monkeypatch)
     assert "-120" in line and "gradients" in line
 
 
@@ -647,11 +648,11 @@ def test_k_plus_one_check_passes_correct_implementations_with_the_verified_line(
 ])
 def test_shift_prediction_checks_the_measurement_against_its_own_computation(prediction, changes, verdict,
                                                                              capsys):
-    k_plus_one.check_shift_prediction(prediction, "softmax forgets a shift", *changes)
+    k_plus_one_checks.check_shift_prediction(prediction, "softmax forgets a shift", *changes)
     out = capsys.readouterr().out
     assert verdict in out and "✅" not in out
 
 
 def test_shift_prediction_fails_when_blank():
     with pytest.raises(AssertionError, match="still None"):
-        k_plus_one.check_shift_prediction(None, "", 0.0, 0.2)
+        k_plus_one_checks.check_shift_prediction(None, "", 0.0, 0.2)
