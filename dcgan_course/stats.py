@@ -8,6 +8,7 @@ cancels, and its interval is much tighter than the two intervals side by side su
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,12 +37,15 @@ class Estimate:
     def format(self, scale: float = 100.0, signed: bool = False) -> str:
         """``"73.9 ± 0.9"`` (``signed``: ``"+1.3 ± 0.6"``), in percent points by default."""
         sign = "+" if signed else ""
+        if not math.isfinite(self.half_width):
+            return f"{scale * self.mean:{sign}.1f} (n = {self.count}: no interval)"
         return f"{scale * self.mean:{sign}.1f} ± {scale * self.half_width:.1f}"
 
     @classmethod
     def from_dict(cls, record: dict[str, float | int]) -> Estimate:
         """Read back an ``as_dict`` record."""
-        return cls(float(record["mean"]), float(record["ci95"]), int(record["n"]))
+        half_width = float("inf") if record["ci95"] is None else float(record["ci95"])
+        return cls(float(record["mean"]), half_width, int(record["n"]))
 
     def as_dict(self) -> dict[str, float | int]:
         """The JSON record: mean, CI half-width and the number of repeats."""

@@ -31,3 +31,9 @@ def test_one_value_has_no_interval_and_mismatched_repeats_are_refused():
 def test_an_estimate_survives_its_json_record():
     estimate = stats.mean_ci([0.61, 0.65, 0.66, 0.70])
     assert stats.Estimate.from_dict(estimate.as_dict()).format() == estimate.format()
+
+
+def test_a_single_value_is_formatted_without_an_interval():
+    estimate = stats.mean_ci([0.489])
+    assert estimate.format() == "48.9 (n = 1: no interval)"
+    assert stats.Estimate.from_dict({"mean": 0.489, "ci95": None, "n": 1}).format() == estimate.format()
