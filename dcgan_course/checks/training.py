@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import losses, models
-from . import (  # noqa: F401 (passed: the integrity snapshot watches this module's name for it)
+from . import (
     Verification,
     call_learner,
     cannot_judge,
@@ -34,7 +34,6 @@ from . import (  # noqa: F401 (passed: the integrity snapshot watches this modul
     expect,
     expect_tensor,
     judge_prediction,
-    passed,
     reproducing,
 )
 from .shortcuts import off_limits
