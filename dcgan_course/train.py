@@ -1,6 +1,6 @@
 """Adversarial training: the non-saturating GAN loss, one D step, one G step, and the loop.
 
-Read top to bottom: the optimisers, a D update and a G update (``losses.gan_loss``), the two
+Read top to bottom: the optimisers, a D update and a G update (``losses.bce`` by default), the two
 combined into one training step, the History a run records, and ``train_gan``, the loop. The loop keeps the
 whole (small) dataset on the device and indexes mini-batches from it; mixed precision lives in
 ``precision``, atomic checkpoints and exact resume in ``checkpoint``, the CUDA-graph replay of
@@ -9,6 +9,7 @@ the step in ``cuda_graph``.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -23,7 +24,8 @@ from . import distributed, settings
 from .checkpoint import load_checkpoint, model_config, restore_run, save_checkpoint
 from .cuda_graph import CUDAGraphStep, use_cuda_graph
 from .data import ImageData, load_dataset
-from .losses import gan_loss
+from .losses import LossPair, bce
+from .losses import gan_loss as gan_loss  # re-exported: lectures call train.gan_loss
 from .models import Discriminator, Generator, build_gan, generate
 from .precision import apply_step, autocast, grad_scaler
 
@@ -34,6 +36,10 @@ ExtraLoss = Callable[[nn.Module, torch.Tensor], torch.Tensor]
 """An extra term of D's loss: (discriminator, real batch) -> scalar, added to the real/fake loss every
 step. An ``nn.Module`` (e.g. a rotation head, ``improve.RotationLoss``) has its parameters trained by
 D's optimiser and saved in the checkpoint."""
+LossFunction = Callable[[torch.Tensor, torch.Tensor], LossPair]
+"""A GAN loss: D's raw outputs on a real and a fake batch -> (loss of D, loss of G), e.g. ``losses.lsgan``.
+G's loss must depend on the fake outputs only (true of BCE, LSGAN and hinge): G's update passes the
+detached fake outputs in the real slot."""
 LARGE_DATASET = 10_000  # images: above this, full mode on a CPU trains the shared GAN narrower and shorter
 
 
@@ -63,16 +69,18 @@ def discriminator_update(
     fake_images: torch.Tensor,
     scaler: Any | None = None,
     extra_loss: ExtraLoss | None = None,
+    loss_function: LossFunction = bce,
 ) -> dict[str, torch.Tensor]:
     """One D update on a real and a fake batch; G gets no gradient because the fakes are detached.
 
-    ``extra_loss(discriminator, real_images)`` is added to D's loss (``loss_d`` includes it).
+    ``loss_function`` gives D's loss (BCE by default); ``extra_loss(discriminator, real_images)`` is
+    added to it (``loss_d`` includes it).
     """
     optimizer.zero_grad(set_to_none=True)
     with autocast(real_images.device):
         real_logits = discriminator(real_images)
         fake_logits = discriminator(fake_images.detach())
-        loss = gan_loss(real_logits, True) + gan_loss(fake_logits, False)
+        loss = loss_function(real_logits, fake_logits)[0]
         if extra_loss is not None:
             loss = loss + extra_loss(discriminator, real_images)
     apply_step(loss, optimizer, scaler)
@@ -88,11 +96,13 @@ def generator_update(
     optimizer: torch.optim.Optimizer,
     fake_images: torch.Tensor,
     scaler: Any | None = None,
+    loss_function: LossFunction = bce,
 ) -> dict[str, torch.Tensor]:
-    """One non-saturating G update: push D(G(z)) towards "real" through the fakes' graph."""
+    """One G update through the fakes' graph: the non-saturating push of D(G(z)) towards "real" by default."""
     optimizer.zero_grad(set_to_none=True)
     with autocast(fake_images.device):
-        loss = gan_loss(discriminator(fake_images), True)
+        fake_logits = discriminator(fake_images)
+        loss = loss_function(fake_logits.detach(), fake_logits)[1]
     apply_step(loss, optimizer, scaler)
     return {"loss_g": loss.detach()}
 
@@ -141,12 +151,14 @@ def training_step(
     noise: torch.Tensor,
     scaler: Any | None = None,
     extra_loss: ExtraLoss | None = None,
+    loss_function: LossFunction = bce,
 ) -> torch.Tensor:
     """One D update then one G update, sharing one G forward; returns the STEP_KEYS values."""
     with autocast(noise.device):
         fake_images = generator(noise)
-    step = discriminator_update(discriminator, opt_d, real_images, fake_images, scaler, extra_loss)
-    step |= generator_update(discriminator, opt_g, fake_images, scaler)
+    step = discriminator_update(discriminator, opt_d, real_images, fake_images, scaler, extra_loss,
+                                loss_function)
+    step |= generator_update(discriminator, opt_g, fake_images, scaler, loss_function)
     return torch.stack([step[key] for key in STEP_KEYS])
 
 
@@ -188,6 +200,7 @@ def train_gan(
     betas: tuple[float, float] = ADAM_BETAS,
     extra_discriminator_loss: ExtraLoss | None = None,
     after_epoch: Callable[[int], None] | None = None,
+    loss_function: LossFunction = bce,
 ) -> History:
     """Train G and D against each other for ``epochs`` epochs and return the History.
 
@@ -201,6 +214,7 @@ def train_gan(
     D's loss every step (see ``ExtraLoss``; e.g. the rotation head of ``improve.RotationLoss``).
     ``after_epoch(epoch)`` runs after every epoch trained here (1-based, after its checkpoint), e.g.
     to snapshot or measure D; epochs restored from a checkpoint are not replayed.
+    ``loss_function``: the GAN loss (see ``LossFunction``), BCE with G's non-saturating loss by default.
     """
     world = distributed.current_world()
     if batch_size * world.size > len(data):
@@ -226,6 +240,9 @@ def train_gan(
         config["betas"] = list(betas)
     if extra_discriminator_loss is not None:
         config["extra_discriminator_loss"] = type(extra_discriminator_loss).__name__
+    if loss_function is not bce:  # only when set, as betas: a resume must use the same loss
+        config["loss_function"] = getattr(loss_function, "__name__", type(loss_function).__name__)
+    step = functools.partial(training_step, loss_function=loss_function)
     modules = {"generator": generator, "discriminator": discriminator, "opt_g": opt_g, "opt_d": opt_d,
                "scaler": scaler, "extra_discriminator_loss": extra_module}
     history = History(fixed_noise=torch.randn(FIXED_NOISE_COUNT, generator.latent_dim, generator=rng))
@@ -245,13 +262,13 @@ def train_gan(
         epoch_steps, latent_dim = [], generator.latent_dim
         for real_images, noise in distributed.epoch_batches(data, batch_size, latent_dim, rng, world):
             if graphed and step_fn is None:
-                step_fn = CUDAGraphStep(training_step, generator, discriminator, opt_g, opt_d,
+                step_fn = CUDAGraphStep(step, generator, discriminator, opt_g, opt_d,
                                         real_images, noise)
             if step_fn is not None:
                 epoch_steps.append(step_fn(real_images, noise))
             else:
-                epoch_steps.append(training_step(trained_g, trained_d, opt_g, opt_d, real_images,
-                                                 noise, scaler, extra_discriminator_loss))
+                epoch_steps.append(step(trained_g, trained_d, opt_g, opt_d, real_images, noise, scaler,
+                                        extra_discriminator_loss))
             bar.update()
         for values in distributed.mean_over_ranks(torch.stack(epoch_steps), world).tolist():  # one sync
             history.record(dict(zip(STEP_KEYS, values, strict=True)))

@@ -260,3 +260,46 @@ def test_an_extra_loss_module_is_checkpointed_and_resumes_exactly(small_data, tm
     with pytest.raises(CheckpointError, match="different run"):  # a plain run cannot resume it
         train_gan(g3, d3, small_data, 3, batch_size=32, seed=3, checkpoint_path=path, resume=True,
                   progress=False)
+
+
+def test_the_loss_function_drives_both_updates(small_data):
+    """One training step with LSGAN: D's recorded loss is LSGAN's on the step's logits, and G's update
+    follows LSGAN's G loss (not BCE's), so the two losses give different generators."""
+    from dcgan_course import losses
+
+    calls = []
+
+    def spying_lsgan(real, fake):
+        calls.append(real.requires_grad)
+        return losses.lsgan(real, fake)
+
+    generators = {}
+    for name, loss_function in (("bce", losses.bce), ("lsgan", spying_lsgan)):
+        generator, discriminator = small_gan()
+        opt_g, opt_d = make_optimizers(generator, discriminator)
+        real, noise = small_data.images[:16], torch.randn(16, 16)
+        with torch.no_grad():
+            expected_d = loss_function(discriminator(real), discriminator(generator(noise)))[0].item()
+        calls.clear()
+        values = train.training_step(generator, discriminator, opt_g, opt_d, real, noise,
+                                     loss_function=loss_function)
+        assert values[0].item() == pytest.approx(expected_d, rel=1e-5)
+        generators[name] = [p.detach().clone() for p in generator.parameters()]
+    assert calls == [True, False]  # D's update sees live real logits; G's gets the detached fakes there
+    assert any(not torch.equal(a, b) for a, b in zip(*generators.values(), strict=True))
+
+
+def test_a_checkpoint_resumes_only_with_its_own_loss(small_data, tmp_path):
+    from dcgan_course import losses
+
+    path = tmp_path / "hinge.pt"
+    generator, discriminator = small_gan()
+    train_gan(generator, discriminator, small_data, 1, batch_size=32, checkpoint_path=path, progress=False,
+              loss_function=losses.hinge)
+    generator, discriminator = small_gan()
+    with pytest.raises(CheckpointError, match="loss_function"):
+        train_gan(generator, discriminator, small_data, 2, batch_size=32, checkpoint_path=path, resume=True,
+                  progress=False)
+    history = train_gan(generator, discriminator, small_data, 2, batch_size=32, checkpoint_path=path,
+                        resume=True, progress=False, loss_function=losses.hinge)
+    assert history.epochs_done == 2
