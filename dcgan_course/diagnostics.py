@@ -7,19 +7,22 @@
   training images vs on held-out images (a gap means D has learned *those* images, not the
   distribution), and the pixel distance of G's samples to their nearest training image next to
   that of held-out images (samples much closer than held-out images would be copies).
-``benchmarks/diagnostics.py`` runs both at full scale and commits the results; notebook 10
+- ``compare_generators`` puts a few runs side by side: each one's FCD and its samples from one shared
+  noise batch (exercise 03 trains the learner's repaired D step beside the planted-bug one, and the
+  learner's LSGAN and hinge losses beside BCE).
+``benchmarks/diagnostics.py`` runs both measurements at full scale and commits the results; notebook 10
 shows them, and notebook 07 cites the memorisation figures.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
-from . import latent, metrics, models, train
+from . import latent, metrics, models, train, viz
 from .data import ImageData
 
 
@@ -131,3 +134,14 @@ def memorisation_curve(train_data: ImageData, held_out: ImageData, epochs: int, 
     train_recipe(generator, discriminator, train_data, Recipe(), epochs, batch_size, seed,
                  after_epoch=measure)
     return records
+
+
+def compare_generators(generators: Mapping[str, models.Generator], scorer: metrics.SampleQualityScorer,
+                       title: str = "", sample_count: int = 12) -> dict[str, float]:
+    """Each run's FCD against real images (lower is better), beside its samples from one shared noise."""
+    fcd = {name: scorer.score(generator) for name, generator in generators.items()}
+    latent_dim = next(iter(generators.values())).latent_dim
+    noise = latent.sample_latents(sample_count, latent_dim, seed=scorer.seed + 2)
+    viz.show_rows({f"{name}\nFCD {fcd[name]:.1f}": models.generate(generator, noise)
+                   for name, generator in generators.items()}, title=title)
+    return fcd

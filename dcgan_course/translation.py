@@ -275,6 +275,17 @@ def sharpness(images: torch.Tensor) -> float:
     return F.conv2d(images / 2.0, kernel, groups=images.shape[1]).abs().mean().item()
 
 
+def discriminator_verdicts(discriminator: nn.Module, generator: nn.Module,
+                           pairs: PairedData) -> tuple[float, float]:
+    """D's mean P(real) on real (input, target) pairs and on (input, G(input)) pairs, in eval mode."""
+    device = model_device(discriminator)
+    inputs, targets = pairs.inputs.to(device), pairs.targets.to(device)
+    fakes = translate(generator, inputs).to(device)
+    with torch.no_grad(), evaluation_mode(discriminator):
+        return (torch.sigmoid(discriminator(inputs, targets)).mean().item(),
+                torch.sigmoid(discriminator(inputs, fakes)).mean().item())
+
+
 def quality_scorer(pairs: PairedData) -> SampleQualityScorer | None:
     """An FCD scorer (and digit classifier) fitted on the real targets, when they have labels."""
     if pairs.labels is None:

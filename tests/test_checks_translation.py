@@ -95,10 +95,26 @@ def discriminator_loss(discriminator, inputs, targets, fakes):
 
 
 def one_call(d, x, y, f):
-    """Both pairs in one batch (D is in eval mode during the check, so BatchNorm does not mix them)."""
+    """Both pairs in one batch: equal to two calls in eval mode, but BatchNorm mixes them in train mode."""
     logits = d(torch.cat([x, x]), torch.cat([y, f.detach()]))
     real, fake = logits.chunk(2)
     return 0.5 * (gan_loss(real, True) + gan_loss(fake, False))
+
+
+def in_eval_mode(d, x, y, f):
+    """The right loss, computed after switching D to eval mode (and leaving it there)."""
+    d.eval()
+    return discriminator_loss(d, x, y, f)
+
+
+def two_calls_then_restore(d, x, y, f):
+    """The right loss by two calls, D's mode saved and put back around a harmless eval-mode probe."""
+    was_training = d.training
+    with torch.no_grad():
+        d.eval()
+        d(x, y)
+    d.train(was_training)
+    return discriminator_loss(d, x, y, f)
 
 
 def module_loss(d, x, y, f):
@@ -118,12 +134,12 @@ def log_sigmoid_loss(d, x, y, f):
 @pytest.mark.parametrize("candidate", [
     discriminator_loss,
     lambda d, x, y, f: translation.pix2pix_discriminator_loss(d(x, y), d(x, f.detach())),
-    one_call, module_loss, log_sigmoid_loss,
+    module_loss, log_sigmoid_loss, two_calls_then_restore,
 ])
 def test_discriminator_loss_passes_correct_answers_with_the_verified_line(candidate, capsys, monkeypatch):
     line = passes_with_verified_line(checks.check_discriminator_loss, candidate, capsys, monkeypatch)
     assert "no gradient reaches G" in line and "D's gradient from both terms" in line
-    assert "batch of one" in line
+    assert "batch of one" in line and "train mode" in line
 
 
 def halved(real, fake):
@@ -159,6 +175,8 @@ def bce(logits, target, **kwargs):
     (lambda d, x, y, f: halved(d(x, y).detach(), d(x, f.detach())), "D learns only from the generated pairs"),
     (lambda d, x, y, f: halved(d(x, y), d(x, f).detach()), "D learns only from the real pairs"),
     (detached_in_place, "detached the generated images in place"),
+    (one_call, "as one batch"),
+    (in_eval_mode, "switched D to eval mode"),
     (lambda d, x, y, f: 0.5 * (bce(d(x, y), 0.9) + bce(d(x, f.detach()), 0.0)), "label smoothing"),
     (lambda d, x, y, f: 0.5 * (F.mse_loss(d(x, y), torch.ones_like(d(x, y)))
                                + F.mse_loss(d(x, f.detach()), torch.zeros_like(d(x, y)))), "LSGAN"),

@@ -133,3 +133,33 @@ def test_memorisation_curve_records_every_epoch():
     assert records[0]["nn_held_out_to_train"] == records[1]["nn_held_out_to_train"] > 0
     with pytest.raises(ValueError, match="larger than the dataset"):
         diagnostics.memorisation_curve(tiny_digits("train", 8), tiny_digits("test", 8), 1, 4, batch_size=16)
+
+
+class ReplayGenerator(nn.Module):
+    """A stand-in generator: returns the first images of a fixed batch, whatever the noise."""
+
+    latent_dim = 4
+
+    def __init__(self, images: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("images", images)
+
+    def forward(self, noise: torch.Tensor) -> torch.Tensor:
+        return self.images[: len(noise)]
+
+
+def test_compare_generators_scores_real_looking_samples_better_and_labels_each_row():
+    import matplotlib.pyplot as plt
+
+    from dcgan_course import metrics
+
+    real = data.load_dataset(limit=300)
+    scorer = metrics.SampleQualityScorer(real, sample_size=300)
+    noise_images = torch.rand(300, 1, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    fcd = diagnostics.compare_generators({"copies": ReplayGenerator(real.images), "noise": ReplayGenerator(
+        noise_images)}, scorer, title="side by side")
+    assert list(fcd) == ["copies", "noise"]
+    assert fcd["copies"] < 0.1 * fcd["noise"]
+    labels = [ax.get_ylabel() for ax in plt.gcf().axes]
+    assert labels == [f"copies\nFCD {fcd['copies']:.1f}", f"noise\nFCD {fcd['noise']:.1f}"]
+    plt.close("all")

@@ -107,3 +107,29 @@ def test_facades_files_split_into_label_map_inputs_and_photo_targets(tmp_path):
     pairs = paired.load_pairs("facades", "test", image_size=8, root=tmp_path, download=False)
     assert pairs.inputs.shape == pairs.targets.shape == (1, 3, 8, 8)
     assert pairs.inputs.mean() > 0.9 and pairs.targets.mean() < -0.9
+
+
+class Blank(torch.nn.Module):
+    """A stand-in generator whose outputs are all zeros (no detail at all)."""
+
+    def forward(self, inputs):
+        return torch.zeros_like(inputs)
+
+
+class DetailCritic(torch.nn.Module):
+    """A stand-in D: calls a pair real when its output image varies (std above 0.05), and notes its mode."""
+
+    def __init__(self):
+        super().__init__()
+        self.modes = []
+
+    def forward(self, inputs, images):
+        self.modes.append(self.training)
+        return 20 * (images.std(dim=(1, 2, 3)) - 0.05)
+
+
+def test_discriminator_verdicts_score_real_pairs_and_generated_pairs_apart(pairs):
+    critic = DetailCritic().train()
+    real, fake = translation.discriminator_verdicts(critic, Blank(), pairs)
+    assert real > 0.9 and fake == pytest.approx(torch.sigmoid(torch.tensor(-1.0)).item())
+    assert critic.modes == [False, False] and critic.training  # judged in eval mode, left as it came

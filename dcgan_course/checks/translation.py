@@ -283,7 +283,32 @@ def check_discriminator_loss(loss_fn: Callable[..., torch.Tensor]) -> None:
         discriminator, inputs, targets, _, fakes, combinations = discriminator_case(1, 32)
         loss = call_discriminator_loss(loss_fn, discriminator, inputs, targets, fakes, " for a batch of one")
         name_discriminator_bugs(loss, combinations, " for a batch of one")
+    with verified("the same with D in train mode (BatchNorm on each batch's statistics), its mode kept"):
+        probe_train_mode_loss(loss_fn, batch)
     verified.passed()
+
+
+def probe_train_mode_loss(loss_fn: Callable[..., torch.Tensor], batch: int) -> None:
+    """In train mode BatchNorm normalises each call's batch: real and generated pairs need separate calls."""
+    discriminator, inputs, targets, _, fakes, _ = discriminator_case(batch, 33)
+    discriminator.train()
+    with torch.no_grad():
+        separate = 0.5 * (gan_loss(discriminator(inputs, targets), True)
+                          + gan_loss(discriminator(inputs, fakes), False))
+        real, fake = discriminator(torch.cat([inputs, inputs]), torch.cat([targets, fakes])).chunk(2)
+        one_batch = 0.5 * (gan_loss(real, True) + gan_loss(fake, False))
+    loss = call_discriminator_loss(loss_fn, discriminator, inputs, targets, fakes, " with D in train mode")
+    expect(discriminator.training,
+           "discriminator_loss switched D to eval mode. The training loop decides D's mode; the loss must "
+           "leave it as it came (train mode while D learns).")
+    expect(not torch.allclose(loss.detach(), one_batch, rtol=RTOL),
+           "Real and generated pairs went through D as one batch. In train mode BatchNorm then normalises "
+           "them with shared statistics, so each half is judged relative to the other: call D once on the "
+           "real pairs and once on the generated pairs (ganhacks tip 4; notebook 03's D step does the "
+           f"same). See {LOSS_LECTURE}.")
+    expect(torch.allclose(loss.detach(), separate, rtol=RTOL),
+           "With D in train mode the loss differs from halved BCE on D's two separate calls, although it "
+           "matched in eval mode: something in the loss depends on D's mode or on how the pairs are batched.")
 
 
 def check_sharpness_prediction(prediction: object, reason: object, sharpness: object) -> None:
