@@ -643,7 +643,26 @@ def mean_over_draws(row: dict) -> float:
 
 def assemble(base_width: int = 32, budgets_key: str = "10,100", out: Path = RESULTS,
              status: str | None = None) -> dict:
-    """Turn the cached evaluations into the results file; a seed counts once all its epochs are evaluated."""
+    """Turn the cached evaluations into the results file; a seed counts once all its epochs are evaluated.
+
+    Without the plain runs' cache (a fresh machine), the committed headline entry is kept as it is and
+    only the comparisons whose caches are here (rotation head, autoencoder, ...) are refreshed."""
+    results = read_json(out) or {}
+    name = f"{KEY}/w{base_width}/headline"
+    entry = headline_entry(base_width, budgets_key) or results.get(name)
+    if entry is None:
+        return {}
+    add_comparisons(entry, base_width, budgets_key)
+    if status:
+        entry["status"] = status
+    results[name] = entry
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    return results
+
+
+def headline_entry(base_width: int, budgets_key: str) -> dict | None:
+    """The headline (plain recipe vs controls, per-epoch curve) from the plain runs' cache, or None."""
     seeds = {}
     for seed, folder in seed_folders("plain", base_width):
         files = folder.glob(f"eval-epoch*-b{budgets_key}.json")
@@ -657,7 +676,7 @@ def assemble(base_width: int = 32, budgets_key: str = "10,100", out: Path = RESU
                        "controls": controls,
                        "jpeg": {p.stem: read_json(p) for p in sorted(folder.glob("jpeg-*.json"))}}
     if not seeds:
-        return {}
+        return None
     common_epochs = sorted(set.intersection(*(set(s["epochs"]) for s in seeds.values())))
     complete = sorted(seeds)
     budgets = list(seeds[complete[0]]["epochs"][common_epochs[0]]["budgets"])
@@ -667,7 +686,7 @@ def assemble(base_width: int = 32, budgets_key: str = "10,100", out: Path = RESU
              "feature_dim": {"pixels": 3072, "discriminator": 16 * sum(base_width * 2**i for i in range(3)),
                              "paper": PAPER_FEATURE_DIM},
              "paper": PAPER, "torch_threads": torch.get_num_threads(),
-             "status": status or f"partial: {len(complete)} GAN seeds, epochs {common_epochs} so far",
+             "status": f"partial: {len(complete)} GAN seeds, epochs {common_epochs} so far",
              "command": "python benchmarks/cifar10.py --part headline --seeds 5 --epochs 12 --threads 1 "
                         "--stop-after HH:MM (two processes: --first-seed 0 --seeds 3; --first-seed 3 "
                         "--seeds 5)"}
@@ -712,24 +731,41 @@ def assemble(base_width: int = 32, budgets_key: str = "10,100", out: Path = RESU
     entry["threads_note"] = ("seed 0 epoch 1 ran with 2 torch threads (1,402 s at load ~10); every other "
                              "epoch with 1 thread per process, two processes (docs/cifar10_protocol.md)")
     entry["jpeg_check"] = {str(s): seeds[s]["jpeg"] for s in complete}
-    entry["autoencoder"] = autoencoder_rows(base_width, budgets_key, complete, entry)
-    entry["rotation_head"] = autoencoder_rows(base_width, budgets_key, complete, entry, kind="rotation")
-    entry["supervised_cnn"] = supervised_rows(base_width, budgets_key, entry)
-    entry["all_labels"] = {}
+    return entry
+
+
+def add_comparisons(entry: dict, base_width: int, budgets_key: str) -> None:
+    """The rows beside the headline, each recomputed where its cache is here and kept otherwise."""
+    for key, rows in (("autoencoder", autoencoder_rows(base_width, budgets_key, entry)),
+                      ("rotation_head", autoencoder_rows(base_width, budgets_key, entry, kind="rotation")),
+                      ("supervised_cnn", supervised_rows(base_width, budgets_key, entry))):
+        entry[key] = rows or entry.get(key, {})
+    choose_recipe(entry)
+    all_labels = {}
     for seed, folder in seed_folders("plain", base_width):
         records = {p.stem.removeprefix("all-labels-"): read_json(p)
                    for p in sorted(folder.glob("all-labels-*.json"))}
         if records:
-            entry["all_labels"][str(seed)] = records
-    results = read_json(out) or {}
-    results[f"{KEY}/w{base_width}/headline"] = entry
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
-    return results
+            all_labels[str(seed)] = records
+    entry["all_labels"] = all_labels or entry.get("all_labels", {})
 
 
-def autoencoder_rows(base_width: int, budgets_key: str, gan_seeds: list[int], entry: dict,
-                     kind: str = "autoencoder") -> dict:
+def choose_recipe(entry: dict) -> None:
+    """Per budget, validation picks the plain or the rotation-head recipe (each at its own validation-chosen
+    epoch, mean over seeds); the rotation-head D's paired gap to the random-init D is stored beside it."""
+    for budget, row in entry.get("rotation_head", {}).items():
+        plain = entry["budgets"][budget]
+        row["plain_validation"] = plain["validation_by_epoch"][str(plain["epochs_chosen_on_validation"])]
+        better = row["validation"] > row["plain_validation"]
+        row["recipe_chosen_on_validation"] = "rotation" if better else "plain"
+        random_init = dict(zip(entry["seeds"], plain["results"]["random_init_discriminator"]["per_seed"],
+                               strict=True))
+        if len(row["seeds"]) > 1:
+            row["gap_rotation_minus_random_init"] = stats.paired_difference(
+                row["per_seed"], [random_init[s] for s in row["seeds"]]).as_dict()
+
+
+def autoencoder_rows(base_width: int, budgets_key: str, entry: dict, kind: str = "autoencoder") -> dict:
     """The autoencoder (or the rotation-head GAN, ``kind="rotation"``) per budget, epoch chosen on
     validation over its seeds, and the paired gap of the plain DCGAN D to it on the seeds both have
     (same seed, same draws); {} before any evaluation of that kind."""
@@ -747,13 +783,20 @@ def autoencoder_rows(base_width: int, budgets_key: str, gan_seeds: list[int], en
         validation = {e: float(np.mean([found[s][e]["budgets"][budget]["validation"] for s in found]))
                       for e in common}
         chosen = max(validation, key=validation.get)
-        paired = [s for s in sorted(found) if s in gan_seeds]
+        paired = [s for s in sorted(found) if s in entry["seeds"]]
+        if not paired:
+            continue
         values = [mean_over_draws(found[s][chosen]["budgets"][budget]) for s in paired]
         gan = entry["budgets"][budget]["results"]["dcgan_discriminator"]["per_seed"]
         gan_by_seed = dict(zip(entry["seeds"], gan, strict=True))
         row = {"epochs_chosen_on_validation": chosen, "seeds": paired,
-               "per_seed": [round(v, 4) for v in values],
-               "accuracy": estimate(values) if values else None}
+               "validation": round(validation[chosen], 5), "per_seed": [round(v, 4) for v in values],
+               "accuracy": estimate(values),
+               "curve": {"epochs": common, "test": [estimate([mean_over_draws(found[s][e]["budgets"][budget])
+                                                              for s in paired]) for e in common]}}
+        seconds = [found[s][common[-1]].get("train_seconds") for s in paired]
+        if all(seconds):  # each record holds the mean training seconds per epoch so far
+            row["train_seconds_per_epoch"] = estimate(seconds)
         if len(paired) > 1:
             row[f"gap_dcgan_minus_{kind}"] = stats.paired_difference(
                 [gan_by_seed[s] for s in paired], values).as_dict()

@@ -227,8 +227,8 @@ def load_cifar10_results(path: Path = CIFAR10_RESULTS_FILE) -> dict:
 
 def plot_cifar10_curve(results: dict, budget: str = "100", base_width: int = 32):
     """The representation-learning curve from ``benchmarks/results/cifar10.json``: probe test accuracy at
-    ``budget`` labels/class against GAN epochs (mean ± 95 % CI over seeds), with the random-init D and
-    pixel lines and the epoch validation chose. Returns the matplotlib figure."""
+    ``budget`` labels/class against GAN epochs (mean ± 95 % CI over seeds), with the rotation-head runs
+    where they exist, the random-init D and pixel lines and the epoch validation chose. Returns the figure."""
     import matplotlib.pyplot as plt
 
     entry = results[f"{CIFAR10_KEY}/w{base_width}/headline"]
@@ -239,6 +239,12 @@ def plot_cifar10_curve(results: dict, budget: str = "100", base_width: int = 32)
     half = np.array([100 * (p["ci95"] or 0) for p in curve["dcgan_discriminator"]])
     axis.plot(epochs, mean, "o-", color="#d62", label="DCGAN discriminator")
     axis.fill_between(epochs, mean - half, mean + half, color="#d62", alpha=0.2)
+    rotation = entry.get("rotation_head", {}).get(budget, {}).get("curve")
+    if rotation:  # the same GAN seeds with SS-GAN's rotation head on D (no labels)
+        r_mean = np.array([100 * p["mean"] for p in rotation["test"]])
+        r_half = np.array([100 * (p["ci95"] or 0) for p in rotation["test"]])
+        axis.plot(rotation["epochs"], r_mean, "s--", color="#7a3", label="+ rotation head on D (SS-GAN)")
+        axis.fill_between(rotation["epochs"], r_mean - r_half, r_mean + r_half, color="#7a3", alpha=0.15)
     for name, colour, label in (("random_init_discriminator", "#69c", "random-init discriminator"),
                                 ("raw_pixels", "#999", "raw pixels")):
         line = curve[name]
@@ -300,4 +306,10 @@ def cifar10_report(results: dict, base_width: int = 32) -> str:
             lines.append(f"\n{what}, {budget}/class, {len(row['seeds'])} seeds{trained}: "
                          f"{stats.Estimate.from_dict(row['accuracy']).format()}; {comparison}, paired: "
                          f"{signed(row.get(gap_key))} points.")
+            if "recipe_chosen_on_validation" in row:
+                rotation_gap = signed(row.get("gap_rotation_minus_random_init"))
+                lines[-1] += (f" Validation chose the {row['recipe_chosen_on_validation']} recipe "
+                              f"({100 * row['validation']:.1f} % with the rotation head, "
+                              f"{100 * row['plain_validation']:.1f} % plain); "
+                              f"rotation-head D - random-init D, paired: {rotation_gap} points.")
     return "\n".join(lines)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -134,6 +135,35 @@ def test_assemble_chooses_the_epoch_on_validation_and_pairs_seeds(cifar10, tmp_p
     assert entry["curve"]["100"]["epochs"] == [1, 2, 3] and entry["source"]["commit"].startswith("d7d0561")
     assert "| 100 | 2 |" in cifar10.report(results)
     cifar10.plot_curve(results, tmp_path / "curve.png")
+    assert (tmp_path / "curve.png").stat().st_size > 1000
+
+
+def test_the_rotation_recipe_is_chosen_on_validation_and_the_committed_headline_survives_a_lost_cache(
+        cifar10, tmp_path, monkeypatch):
+    monkeypatch.setattr(cifar10, "CACHE", tmp_path)
+    write_evaluations(cifar10, tmp_path)
+    out = tmp_path / "cifar10.json"
+    headline = cifar10.assemble(32, "100", out=out)["cifar10-jpeg75/w32/headline"]
+    shutil.rmtree(tmp_path / "cifar-runs")  # a fresh machine: only the committed file is left
+    for seed in range(3):
+        folder = tmp_path / "cifar-runs" / f"cifar10-jpeg75-rotation-w32-seed{seed}"
+        folder.mkdir(parents=True)
+        for epoch, validation in {1: 0.47, 2: 0.44}.items():  # plain's best validation is 0.46
+            record = {"budgets": {"100": {"validation": validation, "test": [0.40 + 0.01 * epoch] * 5}},
+                      "train_seconds": 80.0}
+            (folder / f"eval-epoch{epoch}-b100.json").write_text(json.dumps(record))
+    results = cifar10.assemble(32, "100", out=out)
+    entry = results["cifar10-jpeg75/w32/headline"]
+    assert entry["budgets"] == headline["budgets"] and entry["curve"] == headline["curve"]
+    rotation = entry["rotation_head"]["100"]
+    assert rotation["epochs_chosen_on_validation"] == 1  # not 2, the better one on test
+    assert rotation["recipe_chosen_on_validation"] == "rotation"
+    # random-init per seed is 0.40, 0.41, 0.42; the rotation-head D scores 0.41 on every seed
+    assert rotation["gap_rotation_minus_random_init"]["mean"] == pytest.approx(0.0)
+    assert rotation["train_seconds_per_epoch"]["mean"] == 80.0
+    assert "Validation chose the rotation recipe (47.0 % with the rotation head, 46.0 % plain)" in \
+        cifar10.report(results)
+    cifar10.plot_curve(results, tmp_path / "curve.png")  # with the rotation line
     assert (tmp_path / "curve.png").stat().st_size > 1000
 
 
