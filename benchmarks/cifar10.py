@@ -448,7 +448,8 @@ def headline(args, data) -> None:
 def all_labels(args, data) -> None:
     """One seed at ``--budgets`` (``400,all``: 400 per class, 5 draws, and all 45,000 pool labels,
     1 draw), at the headline's validation-chosen epoch (100 per class) unless ``--epoch`` is given;
-    trained D first, then the controls, each cached on its own so a stop leaves what finished."""
+    trained D first, then the controls, each cached on its own so a stop leaves what finished.
+    ``--recipe rotation``: the rotation-head D only (the controls are the plain runs')."""
     pool, validation, test = data
     pool_y, val_y, test_y = labels_of(data)
     statistics_index = calibration_index(len(pool))
@@ -458,13 +459,18 @@ def all_labels(args, data) -> None:
         "epochs_chosen_on_validation"]
     orders = nested_draws(pool_y, seed)
     everything = np.concatenate([statistics_index, np.setdiff1d(np.arange(len(pool)), statistics_index)])
-    folder = run_folder("plain", seed, args.base_width)
+    folder = run_folder(args.recipe, seed, args.base_width)
     budgets = [ALL_LABELS if b == ALL_LABELS else int(b) for b in args.budgets.split(",")]
     networks = {f"dcgan_discriminator-epoch{epoch}":
                 lambda: gan_at_epoch(pool, seed, epoch, args.base_width)[1],
                 "random_init_normal002": lambda: random_init(seed, args.base_width, "normal002"),
                 "random_init_pytorch": lambda: random_init(seed, args.base_width, "pytorch"),
                 "pixels": lambda: None}
+    if args.recipe == "rotation":
+        epoch = args.epoch or results[f"{KEY}/w{args.base_width}/headline"]["rotation_head"]["100"][
+            "epochs_chosen_on_validation"]
+        networks = {f"rotation_discriminator-epoch{epoch}":
+                    lambda: gan_at_epoch(pool, seed, epoch, args.base_width, "rotation")[1]}
     for name, build in networks.items():
         if past(args.stop_after):
             print(f"stopping before {name}: past the --stop-after time", flush=True)
@@ -483,7 +489,8 @@ def all_labels(args, data) -> None:
                     "classifier": "L2-SVM (squared hinge, one-vs-rest, L-BFGS), penalty on validation",
                     "epoch": epoch}
 
-        for classifier, compute in (("", ridge), ("svm-", svm)):
+        chosen = {"": ridge, "svm-": svm} if "svm" in args.classifiers else {"": ridge}
+        for classifier, compute in chosen.items():
             record = cached_eval(folder / f"all-labels-{classifier}{name}-b{args.budgets}.json", compute)
             print(f"[all labels, seed {seed}] {classifier}{name}: " + summary_line(record)
                   + f" | {uptime_load()}", flush=True)
@@ -741,13 +748,11 @@ def add_comparisons(entry: dict, base_width: int, budgets_key: str) -> None:
                       ("supervised_cnn", supervised_rows(base_width, budgets_key, entry))):
         entry[key] = rows or entry.get(key, {})
     choose_recipe(entry)
-    all_labels = {}
-    for seed, folder in seed_folders("plain", base_width):
-        records = {p.stem.removeprefix("all-labels-"): read_json(p)
-                   for p in sorted(folder.glob("all-labels-*.json"))}
-        if records:
-            all_labels[str(seed)] = records
-    entry["all_labels"] = all_labels or entry.get("all_labels", {})
+    all_labels = entry.setdefault("all_labels", {})  # the committed records, updated from the cache
+    for kind in ("plain", "rotation"):
+        for seed, folder in seed_folders(kind, base_width):
+            for path in sorted(folder.glob("all-labels-*.json")):
+                all_labels.setdefault(str(seed), {})[path.stem.removeprefix("all-labels-")] = read_json(path)
 
 
 def choose_recipe(entry: dict) -> None:
@@ -857,7 +862,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--budgets", default="10,100", help="headline: 10,100; all-labels: 400,all or all")
     parser.add_argument("--base-width", type=int, default=32)
-    parser.add_argument("--recipe", default="plain", choices=["plain", "rotation"], help="headline: the GAN")
+    parser.add_argument("--recipe", default="plain", choices=["plain", "rotation"],
+                        help="headline, all-labels: the GAN")
+    parser.add_argument("--classifiers", default="ridge,svm", choices=["ridge", "ridge,svm"],
+                        help="all-labels: ridge only, or ridge then the L2-SVM")
     parser.add_argument("--assemble", action="store_true")
     parser.add_argument("--status", default=None, help="assemble: the status line stored in the results")
     parser.add_argument("--plot", type=Path, default=None)

@@ -143,6 +143,8 @@ def test_the_rotation_recipe_is_chosen_on_validation_and_the_committed_headline_
     monkeypatch.setattr(cifar10, "CACHE", tmp_path)
     write_evaluations(cifar10, tmp_path)
     out = tmp_path / "cifar10.json"
+    (tmp_path / "cifar-runs" / "cifar10-jpeg75-plain-w32-seed0" / "all-labels-pixels-ball.json").write_text(
+        json.dumps({"budgets": {"all": {"validation": 0.4, "test": [0.41]}}}))
     headline = cifar10.assemble(32, "100", out=out)["cifar10-jpeg75/w32/headline"]
     shutil.rmtree(tmp_path / "cifar-runs")  # a fresh machine: only the committed file is left
     for seed in range(3):
@@ -152,9 +154,12 @@ def test_the_rotation_recipe_is_chosen_on_validation_and_the_committed_headline_
             record = {"budgets": {"100": {"validation": validation, "test": [0.40 + 0.01 * epoch] * 5}},
                       "train_seconds": 80.0}
             (folder / f"eval-epoch{epoch}-b100.json").write_text(json.dumps(record))
+    (folder / "all-labels-rotation_discriminator-epoch1-ball.json").write_text(
+        json.dumps({"budgets": {"all": {"validation": 0.6, "test": [0.61]}}}))
     results = cifar10.assemble(32, "100", out=out)
     entry = results["cifar10-jpeg75/w32/headline"]
     assert entry["budgets"] == headline["budgets"] and entry["curve"] == headline["curve"]
+    assert set(entry["all_labels"]) == {"0", "2"}  # the committed record kept, the new one added
     rotation = entry["rotation_head"]["100"]
     assert rotation["epochs_chosen_on_validation"] == 1  # not 2, the better one on test
     assert rotation["recipe_chosen_on_validation"] == "rotation"
