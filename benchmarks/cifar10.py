@@ -449,7 +449,8 @@ def all_labels(args, data) -> None:
     """One seed at ``--budgets`` (``400,all``: 400 per class, 5 draws, and all 45,000 pool labels,
     1 draw), at the headline's validation-chosen epoch (100 per class) unless ``--epoch`` is given;
     trained D first, then the controls, each cached on its own so a stop leaves what finished.
-    ``--recipe rotation``: the rotation-head D only (the controls are the plain runs')."""
+    ``--recipe rotation`` probes the rotation-head D at its own validation-chosen epoch; ``--networks``
+    picks which of the trained D and the controls run (the controls need no GAN, so they can run first)."""
     pool, validation, test = data
     pool_y, val_y, test_y = labels_of(data)
     statistics_index = calibration_index(len(pool))
@@ -459,19 +460,23 @@ def all_labels(args, data) -> None:
         "epochs_chosen_on_validation"]
     orders = nested_draws(pool_y, seed)
     everything = np.concatenate([statistics_index, np.setdiff1d(np.arange(len(pool)), statistics_index)])
-    folder = run_folder(args.recipe, seed, args.base_width)
     budgets = [ALL_LABELS if b == ALL_LABELS else int(b) for b in args.budgets.split(",")]
-    networks = {f"dcgan_discriminator-epoch{epoch}":
-                lambda: gan_at_epoch(pool, seed, epoch, args.base_width)[1],
-                "random_init_normal002": lambda: random_init(seed, args.base_width, "normal002"),
-                "random_init_pytorch": lambda: random_init(seed, args.base_width, "pytorch"),
-                "pixels": lambda: None}
     if args.recipe == "rotation":
         epoch = args.epoch or results[f"{KEY}/w{args.base_width}/headline"]["rotation_head"]["100"][
             "epochs_chosen_on_validation"]
-        networks = {f"rotation_discriminator-epoch{epoch}":
-                    lambda: gan_at_epoch(pool, seed, epoch, args.base_width, "rotation")[1]}
-    for name, build in networks.items():
+    trained = "dcgan" if args.recipe == "plain" else args.recipe
+    networks = {"trained": (f"{trained}_discriminator-epoch{epoch}",
+                            lambda: gan_at_epoch(pool, seed, epoch, args.base_width, args.recipe)[1]),
+                "random_init_normal002": ("random_init_normal002",
+                                          lambda: random_init(seed, args.base_width, "normal002")),
+                "random_init_pytorch": ("random_init_pytorch",
+                                        lambda: random_init(seed, args.base_width, "pytorch")),
+                "pixels": ("pixels", lambda: None)}
+    for network in args.networks.split(","):
+        name, build = networks[network]
+        # the controls do not depend on the recipe: they live with the plain runs
+        folder = run_folder(args.recipe if network == "trained" else "plain", seed, args.base_width)
+        folder.mkdir(parents=True, exist_ok=True)
         if past(args.stop_after):
             print(f"stopping before {name}: past the --stop-after time", flush=True)
             break
@@ -753,6 +758,43 @@ def add_comparisons(entry: dict, base_width: int, budgets_key: str) -> None:
         for seed, folder in seed_folders(kind, base_width):
             for path in sorted(folder.glob("all-labels-*.json")):
                 all_labels.setdefault(str(seed), {})[path.stem.removeprefix("all-labels-")] = read_json(path)
+    entry["ridge_400_per_class"] = larger_budget_rows(entry)
+
+
+def larger_budget_rows(entry: dict, budget: str = "400") -> dict:
+    """Ridge at ``budget`` labels/class from the all-labels records, per seed that has them: each recipe's
+    trained D at its 100-per-class validation-chosen epoch, random-init (init chosen on validation, per
+    seed) and pixels; the paired gap of each trained D to random-init over the seeds both have."""
+    epochs = {"dcgan": entry["budgets"]["100"]["epochs_chosen_on_validation"],
+              "rotation": entry.get("rotation_head", {}).get("100", {}).get("epochs_chosen_on_validation")}
+    names = ("dcgan_discriminator", "rotation_discriminator", "random_init_discriminator", "raw_pixels")
+    found = {name: {} for name in names}
+    for seed, records in entry.get("all_labels", {}).items():
+        def row(stem, records=records):
+            record = records.get(f"{stem}-b{budget}")
+            return record["budgets"][budget] if record else None
+        inits = [r for r in (row("random_init_normal002"), row("random_init_pytorch")) if r]
+        if len(inits) == 2:
+            found["random_init_discriminator"][int(seed)] = max(inits, key=lambda r: r["validation"])
+        for name, stem in (("dcgan_discriminator", f"dcgan_discriminator-epoch{epochs['dcgan']}"),
+                           ("rotation_discriminator", f"rotation_discriminator-epoch{epochs['rotation']}"),
+                           ("raw_pixels", "pixels")):
+            if row(stem):
+                found[name][int(seed)] = row(stem)
+    rows = {}
+    for name, per_seed in found.items():
+        if not per_seed:
+            continue
+        seeds = sorted(per_seed)
+        values = [mean_over_draws(per_seed[s]) for s in seeds]
+        rows[name] = {"seeds": seeds, "per_seed": [round(v, 4) for v in values], "accuracy": estimate(values)}
+        paired = [s for s in seeds if s in found["random_init_discriminator"]]
+        if name != "random_init_discriminator" and len(paired) > 1:
+            rows[name]["gap"] = stats.paired_difference(
+                [mean_over_draws(per_seed[s]) for s in paired],
+                [mean_over_draws(found["random_init_discriminator"][s]) for s in paired]).as_dict()
+            rows[name]["gap_seeds"] = paired
+    return rows
 
 
 def choose_recipe(entry: dict) -> None:
@@ -864,6 +906,8 @@ def main() -> None:
     parser.add_argument("--base-width", type=int, default=32)
     parser.add_argument("--recipe", default="plain", choices=["plain", "rotation"],
                         help="headline, all-labels: the GAN")
+    parser.add_argument("--networks", default="trained,random_init_normal002,random_init_pytorch,pixels",
+                        help="all-labels: which representations, in order")
     parser.add_argument("--classifiers", default="ridge,svm", choices=["ridge", "ridge,svm"],
                         help="all-labels: ridge only, or ridge then the L2-SVM")
     parser.add_argument("--assemble", action="store_true")

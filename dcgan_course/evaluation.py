@@ -312,4 +312,16 @@ def cifar10_report(results: dict, base_width: int = 32) -> str:
                               f"({100 * row['validation']:.1f} % with the rotation head, "
                               f"{100 * row['plain_validation']:.1f} % plain); "
                               f"rotation-head D - random-init D, paired: {rotation_gap} points.")
+    larger = entry.get("ridge_400_per_class", {})
+    if larger:
+        names = {"dcgan_discriminator": "DCGAN D", "rotation_discriminator": "rotation-head D",
+                 "random_init_discriminator": "random-init D", "raw_pixels": "raw pixels"}
+        cells = []
+        for name, row in larger.items():
+            notes = [f"{len(row['seeds'])} seeds"] if len(row["seeds"]) > 1 else []
+            notes += [f"paired gap to random-init {signed(row['gap'])} points"] if "gap" in row else []
+            cells.append(f"{names[name]} {stats.Estimate.from_dict(row['accuracy']).format()}"
+                         + (f" ({', '.join(notes)})" if notes else ""))
+        lines.append("\nRidge at 400 labels per class (5 draws per seed; each trained D at its 100-per-class "
+                     "epoch): " + "; ".join(cells) + ".")
     return "\n".join(lines)

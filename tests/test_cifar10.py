@@ -172,6 +172,26 @@ def test_the_rotation_recipe_is_chosen_on_validation_and_the_committed_headline_
     assert (tmp_path / "curve.png").stat().st_size > 1000
 
 
+def test_400_per_class_pairs_each_trained_d_with_the_validation_chosen_random_init(cifar10):
+    def record(validation, test):
+        return {"budgets": {"400": {"validation": validation, "test": [test] * 5}}}
+
+    all_labels = {str(seed): {"dcgan_discriminator-epoch8-b400": record(0.5, 0.55 + seed / 100),
+                              "dcgan_discriminator-epoch2-b400": record(0.9, 0.9),  # not the chosen epoch
+                              "rotation_discriminator-epoch5-b400": record(0.5, 0.56 + seed / 100),
+                              "random_init_normal002-b400": record(0.48, 0.47),
+                              "random_init_pytorch-b400": record(0.49, 0.45 + seed / 100),
+                              "pixels-b400": record(0.3, 0.3)} for seed in (0, 1, 2)}
+    entry = {"budgets": {"100": {"epochs_chosen_on_validation": 8}},
+             "rotation_head": {"100": {"epochs_chosen_on_validation": 5}}, "all_labels": all_labels}
+    rows = cifar10.larger_budget_rows(entry)
+    assert rows["random_init_discriminator"]["per_seed"] == [0.45, 0.46, 0.47]  # pytorch init: validation
+    assert rows["dcgan_discriminator"]["per_seed"] == [0.55, 0.56, 0.57]
+    assert rows["dcgan_discriminator"]["gap"]["mean"] == pytest.approx(0.10)
+    assert rows["rotation_discriminator"]["gap"]["mean"] == pytest.approx(0.11)
+    assert rows["raw_pixels"]["gap"]["mean"] == pytest.approx(-0.16)
+
+
 def test_the_l2_svm_minimises_the_squared_hinge_and_picks_its_penalty_on_validation(cifar10):
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(10, 20)) * 3
