@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dcgan_course import checks
-from dcgan_course.checks import discriminator, networks, training
+from dcgan_course.checks import discriminator, gan_losses, networks, training
 
 
 def fails_with(check: Callable[..., None], candidate: object, *phrases: str) -> str:
@@ -149,8 +149,8 @@ REFERENCES = [
     (networks.check_generator_28, Generator28, StubModel),
     (discriminator.check_minibatch_stddev, MinibatchStdDev, StubModel),
     (discriminator.check_discriminator_28, Discriminator28, StubModel),
-    (partial(training.check_gan_losses, kind="lsgan"), lsgan_losses, not_implemented),
-    (partial(training.check_gan_losses, kind="hinge"), hinge_losses, not_implemented),
+    (partial(gan_losses.check_gan_losses, kind="lsgan"), lsgan_losses, not_implemented),
+    (partial(gan_losses.check_gan_losses, kind="hinge"), hinge_losses, not_implemented),
     (training.check_discriminator_step, discriminator_step, not_implemented),
 ]
 IDS = ["paper_block", "generator_28", "minibatch_stddev", "discriminator_28", "lsgan", "hinge", "d_step"]
@@ -322,16 +322,16 @@ def test_receptive_field_prediction_cannot_judge_an_unfinished_network(capsys):
     ("hinge", lambda r, f: tuple(loss.detach() for loss in hinge_losses(r, f)), ("has no gradient",)),
 ])
 def test_loss_check_names_the_planted_bug(kind, mistake, phrases):
-    fails_with(partial(training.check_gan_losses, kind=kind), mistake, *phrases)
+    fails_with(partial(gan_losses.check_gan_losses, kind=kind), mistake, *phrases)
 
 
 def test_confident_fake_prediction_is_computed_by_autograd_on_the_learners_losses(capsys):
-    training.check_confident_fake_prediction("hinge", "bounded", lsgan_losses, hinge_losses)
+    gan_losses.check_confident_fake_prediction("hinge", "bounded", lsgan_losses, hinge_losses)
     out = capsys.readouterr().out
     assert 'it shows "LSGAN"' in out and all(f"{slope} for {loss}" in out for slope, loss in
                                                (("0.998", "BCE"), ("1.000", "hinge"), ("6.000", "LSGAN")))
     assert checks.PASS_MARK not in out  # the loss checks it runs keep their pass lines to themselves
-    training.check_confident_fake_prediction("LSGAN", "squares", lsgan_losses, hinge_losses)
+    gan_losses.check_confident_fake_prediction("LSGAN", "squares", lsgan_losses, hinge_losses)
     assert "the run agrees" in capsys.readouterr().out
 
 
@@ -339,10 +339,10 @@ def test_confident_fake_prediction_cannot_judge_with_a_broken_loss(capsys):
     def stub(real, fake):
         raise NotImplementedError
 
-    training.check_confident_fake_prediction("LSGAN", "squares", stub, hinge_losses)
+    gan_losses.check_confident_fake_prediction("LSGAN", "squares", stub, hinge_losses)
     out = capsys.readouterr().out
     assert "cannot judge: your lsgan_losses does not pass its check yet" in out and "the run" not in out
-    fails_with(partial(training.check_confident_fake_prediction, reason="", lsgan_losses=lsgan_losses,
+    fails_with(partial(gan_losses.check_confident_fake_prediction, reason="", lsgan_losses=lsgan_losses,
                        hinge_losses=hinge_losses), None, "prediction_confident_fake is still None")
 
 

@@ -21,7 +21,7 @@ from sklearn.neighbors import NearestCentroid
 from sklearn.preprocessing import StandardScaler
 
 from dcgan_course import improve, losses, style, train
-from dcgan_course.checks import k_plus_one, probing, shortcuts, training
+from dcgan_course.checks import gan_losses, k_plus_one, probing, shortcuts, training
 from dcgan_course.checks import style as style_checks
 from dcgan_course.losses import lsgan as renamed_lsgan
 
@@ -51,8 +51,8 @@ def hook_switched_off(real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Ten
     return losses.lsgan(real, fake)
 
 
-LSGAN = functools.partial(training.check_gan_losses, kind="lsgan")
-HINGE = functools.partial(training.check_gan_losses, kind="hinge")
+LSGAN = functools.partial(gan_losses.check_gan_losses, kind="lsgan")
+HINGE = functools.partial(gan_losses.check_gan_losses, kind="hinge")
 
 
 @pytest.mark.parametrize(("check", "candidate", "name"), [

@@ -13,10 +13,10 @@ import torch.nn.functional as F
 from check_helpers import fails_naming, passes_with_verified_line
 from torch import nn
 
-from dcgan_course.checks import training
+from dcgan_course.checks import gan_losses, training
 
-LSGAN = partial(training.check_gan_losses, kind="lsgan")
-HINGE = partial(training.check_gan_losses, kind="hinge")
+LSGAN = partial(gan_losses.check_gan_losses, kind="lsgan")
+HINGE = partial(gan_losses.check_gan_losses, kind="hinge")
 
 
 # ------------------------------------------------------------------ the losses: correct, written differently

@@ -2,7 +2,7 @@
 
 The unit tests take a snapshot in this process, plant one rebinding and undo it; the grading test
 runs a tiny course notebook whose earlier learner cell plants each rebinding the issue names
-(``checks.passed``, ``checks.training.check_gan_losses``, ``torch.allclose``) and asserts that
+(``checks.passed``, ``checks.gan_losses.check_gan_losses``, ``torch.allclose``) and asserts that
 the grade is ``tampered`` while the honest copy is graded.
 """
 
@@ -19,10 +19,10 @@ import pytest
 import torch
 
 from dcgan_course import checks, cli
-from dcgan_course.checks import training
+from dcgan_course.checks import gan_losses, training
 from dcgan_course.classroom import grading, integrity
 
-CHECK_CALL = 'checks.training.check_gan_losses(lsgan_losses, "lsgan")'
+CHECK_CALL = 'checks.gan_losses.check_gan_losses(lsgan_losses, "lsgan")'
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def test_an_untouched_kernel_verifies(snapshot):
 
 @pytest.mark.parametrize(("owner", "attribute", "name"), [
     (checks, "passed", "dcgan_course.checks.passed"),
-    (training, "check_gan_losses", "dcgan_course.checks.training.check_gan_losses"),
+    (gan_losses, "check_gan_losses", "dcgan_course.checks.gan_losses.check_gan_losses"),
     (training, "Verification", "dcgan_course.checks.training.Verification"),
     (torch, "allclose", "torch.allclose"),
     (torch.Tensor, "allclose", "torch.Tensor.allclose"),
@@ -76,7 +76,7 @@ def test_hidden_cells_surround_every_check_and_learner_tags_do_not_count():
     ])
     guarded = integrity.add_integrity_cells(notebook, ["torch"])
     sources = [cell.source for cell in guarded.cells]
-    assert ".snapshot(" in sources[0] and "dcgan_course.checks.training" in sources[0]
+    assert ".snapshot(" in sources[0] and "dcgan_course.checks.gan_losses" in sources[0]
     assert sources[1] == "x = 1" and ".verify(globals()" in sources[2] and sources[3] == CHECK_CALL
     assert ".verify(globals()" in sources[4]
     assert integrity.integrity_positions(guarded) == [0, 2, 4]
@@ -94,9 +94,9 @@ PASTED = ("def lsgan_losses(real_outputs, fake_outputs):\n"
 WRONG = "def lsgan_losses(real_outputs, fake_outputs):\n    return real_outputs.sum(), fake_outputs.sum()"
 PLANTS = {
     "passed": "checks.passed = lambda *a, **k: None",
-    "check": 'checks.training.check_gan_losses = lambda *a, **k: print("✅")',
+    "check": 'checks.gan_losses.check_gan_losses = lambda *a, **k: print("✅")',
     "allclose": "torch.allclose = lambda *a, **k: True",
-    "name": "import types\nchecks = types.SimpleNamespace(training=types.SimpleNamespace(\n"
+    "name": "import types\nchecks = types.SimpleNamespace(gan_losses=types.SimpleNamespace(\n"
             "    check_gan_losses=lambda *a, **k: None))",
 }
 NAME = "03_tiny.ipynb"

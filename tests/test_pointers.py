@@ -76,7 +76,7 @@ def test_every_section_reference_points_at_a_heading(path):
 
 
 def test_loss_messages_point_at_the_section_on_the_losses():
-    source = (ROOT / "dcgan_course" / "checks" / "training.py").read_text(encoding="utf-8")
+    source = (ROOT / "dcgan_course" / "checks" / "gan_losses.py").read_text(encoding="utf-8")
     sections = {int(k) for k in re.findall(r"notebook 10, §(\d+)", source)}
     assert sections == {2}
     assert "losses" in next(heading for heading in headings("10") if heading.startswith("2 · "))

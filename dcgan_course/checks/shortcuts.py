@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 F = TypeVar("F", bound=Callable[..., Any])
 
 OFF_LIMITS: MappingProxyType[str, tuple[str, ...]] = MappingProxyType({
-    "training.check_gan_losses": ("dcgan_course.losses.lsgan", "dcgan_course.losses.hinge"),
+    "gan_losses.check_gan_losses": ("dcgan_course.losses.lsgan", "dcgan_course.losses.hinge"),
     "training.check_discriminator_step": ("dcgan_course.train.discriminator_step",
                                           "dcgan_course.train.discriminator_update"),
     "probing.check_probe": ("sklearn.neighbors.NearestCentroid",),
