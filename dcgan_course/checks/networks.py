@@ -4,8 +4,8 @@ Each check runs the learner's code on small inputs drawn from the grader's check
 every property its pass line names: the layout from the layers a forward pass really calls (hooks),
 activations by the values they pass on (so ``F.relu`` counts as much as ``nn.ReLU``), and the model's
 behaviour in training and in eval mode, on a batch of one, and under autograd.
-The discriminator's checks (notebook 02) are in ``checks.discriminator``, the training steps'
-(notebook 03) in ``checks.training``.
+The discriminator's checks (notebook 02) are in ``checks.discriminator``, the D step's (notebook 03)
+in ``checks.training`` and the LSGAN/hinge losses' (notebook 03) in ``checks.gan_losses``.
 """
 
 from __future__ import annotations

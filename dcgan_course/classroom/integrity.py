@@ -1,6 +1,6 @@
 """Tampering: a learner cell that rebinds what the checks rely on gets the notebook graded ``tampered``.
 
-Check cells are restored, but an earlier cell can still rebind ``checks.training.check_gan_losses``,
+Check cells are restored, but an earlier cell can still rebind ``checks.gan_losses.check_gan_losses``,
 ``checks.passed``, ``torch.allclose`` or the name ``checks`` itself, and then every check passes.
 The grader adds hidden cells to its copy of a submission: the first, before any learner code,
 imports what the notebook's cells import and records a fingerprint of what the checks rely on (the
@@ -161,7 +161,7 @@ def snapshot(store: str, modules: Iterable[str]) -> None:
 # -- in the grader ----------------------------------------------------------------------------------
 
 def checked_modules(sources: Iterable[str]) -> list[str]:
-    """The checks modules that check cells call (``checks.training.check_gan_losses(...)``)."""
+    """The checks modules that check cells call (``checks.gan_losses.check_gan_losses(...)``)."""
     topics = set()
     for source in sources:
         with contextlib.suppress(SyntaxError):
