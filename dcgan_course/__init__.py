@@ -26,6 +26,7 @@ notebook that teaches each module is in the last column.
 | probe | linear probes, baselines, label budgets, result tables | 06 |
 | stats | mean ± 95 % CI over seeds (t, ddof = 1), paired differences | 06, 07 |
 | evaluation | the protocol behind the tables: choose on validation, test once, repeat over seeds | 06, 07 |
+| cifar10_results | the committed CIFAR-10 benchmark: the representation-learning curve and its table | 06 |
 | saved_discriminators | saved discriminators (any recipe, pytorch/examples ``netD``) to probe | results |
 | improve | auxiliary classifier, K+1, augmentation, regularisers, fine-tuning | 07 |
 | translation | pix2pix: U-Net, PatchGAN, L1 + adversarial loss, evaluation | 08 |

@@ -27,7 +27,6 @@ LONG_MODULES = {
     "checks.discriminator": 375,  # minibatch stddev and the 28-px D: every property the text states
     "checks.training": 380,  # the D step in train and eval mode, on one image and at far logits, bug by bug
     "checks.translation": 345,  # the L1-best output and the pix2pix D loss (bug combinations, train mode)
-    "evaluation": 305,  # the protocol and its CIFAR-10 results (load, curve, table): to split when it grows
     "improve": 320,  # the seed's techniques, now with SS-GAN's rotation head: to split by technique
     "probe": 305,  # linear probes and their tables; the ridge itself lives in evaluation
     "train": 320,  # the loop, with Adam betas, the GAN loss, an extra D term and an after-epoch hook
@@ -55,6 +54,7 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "saved_discriminators": {"models", "checkpoint"},  # any recipe's checkpoint, pytorch-examples netD
     "probe": {"data", "models", "features", "stats", "saved_discriminators", "evaluation"},  # one ridge
     "evaluation": {"data", "models", "features", "stats"},  # choose on validation, test once, over seeds
+    "cifar10_results": {"stats"},  # the committed CIFAR-10 benchmark: load, curve, table
     "improve": FOUNDATION | {"losses", "train"},
     "translation": FOUNDATION | {"data.paired", "losses", "precision", "train", "metrics"},
     "style": {"models", "settings", "style.evaluation", "style.feedforward"},

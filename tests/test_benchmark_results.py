@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dcgan_course import evaluation
+from dcgan_course import cifar10_results, evaluation
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = evaluation.load_results()
@@ -62,7 +62,7 @@ def test_the_results_page_shows_exactly_the_committed_cifar10_results():
     page = (ROOT / "docs" / "results.md").read_text()
     start = page.index("<!-- benchmark: cifar10 results")
     block = page[page.index("\n", start) + 1: page.index("<!-- end of cifar10 results -->")]
-    expected = evaluation.cifar10_report(evaluation.load_cifar10_results())
+    expected = cifar10_results.report(cifar10_results.load())
     assert block.strip() == expected.strip(), "docs/results.md is stale: paste benchmarks/cifar10.py --report"
 
 
@@ -73,4 +73,4 @@ def test_the_readme_opens_with_the_representation_learning_curve_and_notebook_06
     assert (ROOT / "docs" / "figures" / "cifar10_curve.png").is_file()
     cells = json.loads((ROOT / "notebooks" / "06_linear_probing.ipynb").read_text())["cells"]
     code = "".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
-    assert "evaluation.plot_cifar10_curve(" in code and "evaluation.load_cifar10_results()" in code
+    assert "cifar10_results.plot_curve(" in code and "cifar10_results.load()" in code
