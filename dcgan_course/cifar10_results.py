@@ -96,7 +96,7 @@ def report(results: dict, base_width: int = 32) -> str:
     for key, gap_key, what, comparison in CONTROLS:
         for budget, row in entry.get(key, {}).items():
             epochs = row.get("epochs_chosen_on_validation")
-            trained = f", {epochs} epochs (validation)" if epochs is not None else ""
+            trained = f", {epochs} epoch{'s' * (epochs != 1)} (validation)" if epochs is not None else ""
             lines.append(f"\n{what}, {budget}/class, {len(row['seeds'])} seeds{trained}: "
                          f"{stats.Estimate.from_dict(row['accuracy']).format()}; {comparison}, paired: "
                          f"{signed(row.get(gap_key))} points.")
