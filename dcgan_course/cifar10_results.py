@@ -28,7 +28,7 @@ def plot_curve(results: dict, budget: str = "100", base_width: int = 32):
     entry = results[f"{KEY}/w{base_width}/headline"]
     curve = entry["curve"][budget]
     epochs = curve["epochs"]
-    figure, axis = plt.subplots(figsize=(6, 3.6))
+    figure, axis = plt.subplots(figsize=(6.4, 4))
     mean = np.array([100 * p["mean"] for p in curve["dcgan_discriminator"]])
     half = np.array([100 * (p["ci95"] or 0) for p in curve["dcgan_discriminator"]])
     axis.plot(epochs, mean, "o-", color="#d62", label="DCGAN discriminator")
@@ -46,13 +46,17 @@ def plot_curve(results: dict, budget: str = "100", base_width: int = 32):
         axis.axhline(m, color=colour, label=label)
         axis.axhspan(m - h, m + h, color=colour, alpha=0.15)
     chosen = entry["budgets"][budget]["epochs_chosen_on_validation"]
-    axis.axvline(chosen, color="k", ls=":", lw=1, label=f"epoch chosen on validation ({chosen})")
-    axis.set_xticks(epochs)
+    axis.axvline(chosen, color="#d62", ls=":", lw=1, label=f"epoch chosen on validation ({chosen})")
+    if rotation:
+        chosen_rotation = entry["rotation_head"][budget]["epochs_chosen_on_validation"]
+        axis.axvline(chosen_rotation, color="#7a3", ls=":", lw=1,
+                     label=f"rotation head: epoch chosen on validation ({chosen_rotation})")
+    axis.set_xticks(sorted(set(epochs) | set(rotation["epochs"] if rotation else [])))
     axis.set_xlabel("GAN training epochs (45,000 unlabelled images)")
     axis.set_ylabel(f"test accuracy, % ({budget} labels/class)")
     axis.set_title(f"CIFAR-10 (JPEG-75): linear probe, mean ± 95 % CI over {len(entry['seeds'])} GAN seeds",
                    fontsize=9)
-    axis.legend(fontsize=8, loc="lower right")
+    axis.legend(fontsize=7, loc="lower right")
     figure.tight_layout()
     return figure
 
