@@ -452,7 +452,8 @@ def all_labels(args, data) -> None:
     1 draw), at the headline's validation-chosen epoch (100 per class) unless ``--epoch`` is given;
     trained D first, then the controls, each cached on its own so a stop leaves what finished.
     ``--recipe rotation`` probes the rotation-head D at its own validation-chosen epoch; ``--networks``
-    picks which of the trained D and the controls run (the controls need no GAN, so they can run first)."""
+    picks which of the trained D and the controls run (the controls need no GAN, so they can run first);
+    ``autoencoder`` is the autoencoder's encoder at its 100-per-class validation-chosen epoch."""
     pool, validation, test = data
     pool_y, val_y, test_y = labels_of(data)
     statistics_index = calibration_index(len(pool))
@@ -467,8 +468,12 @@ def all_labels(args, data) -> None:
         epoch = args.epoch or results[f"{KEY}/w{args.base_width}/headline"]["rotation_head"]["100"][
             "epochs_chosen_on_validation"]
     trained = "dcgan" if args.recipe == "plain" else args.recipe
+    autoencoder_epoch = results[f"{KEY}/w{args.base_width}/headline"].get("autoencoder", {}).get(
+        "100", {}).get("epochs_chosen_on_validation")
     networks = {"trained": (f"{trained}_discriminator-epoch{epoch}",
                             lambda: gan_at_epoch(pool, seed, epoch, args.base_width, args.recipe)[1]),
+                "autoencoder": (f"autoencoder-epoch{autoencoder_epoch}",
+                                lambda: autoencoder_at_epoch(pool, seed, autoencoder_epoch, args.base_width)),
                 "random_init_normal002": ("random_init_normal002",
                                           lambda: random_init(seed, args.base_width, "normal002")),
                 "random_init_pytorch": ("random_init_pytorch",
@@ -477,7 +482,8 @@ def all_labels(args, data) -> None:
     for network in args.networks.split(","):
         name, build = networks[network]
         # the controls do not depend on the recipe: they live with the plain runs
-        folder = run_folder(args.recipe if network == "trained" else "plain", seed, args.base_width)
+        kind = {"trained": args.recipe, "autoencoder": "autoencoder"}.get(network, "plain")
+        folder = run_folder(kind, seed, args.base_width)
         folder.mkdir(parents=True, exist_ok=True)
         if past(args.stop_after):
             print(f"stopping before {name}: past the --stop-after time", flush=True)
@@ -564,13 +570,17 @@ def autoencoder(args, data) -> None:
             print(f"[autoencoder seed {seed} epoch {epoch}] " + summary_line(record), flush=True)
 
 
-SUPERVISED_STEPS = (250, 500, 1000, 2000)
+# The schedules validation chooses from, per budget: more labels, more steps before the CNN overfits.
+SUPERVISED_STEPS = {10: (250, 500, 1000, 2000), 100: (250, 500, 1000, 2000), 400: (1000, 2000, 4000),
+                    ALL_LABELS: (2000, 4000, 8000, 16000)}
 
 
-def supervised_draw(data, index: np.ndarray, seed: int, base_width: int) -> dict[int, tuple[float, float]]:
+def supervised_draw(data, index: np.ndarray, seed: int, base_width: int,
+                    schedule: tuple[int, ...]) -> dict[int, tuple[float, float]]:
     """D's architecture (paper init, the GAN seed) + a linear head on its last block, trained on exactly
     the labelled draw: Adam 1e-3, batch 64, augmentation = random horizontal flip + up-to-4-pixel
-    translation (``improve.random_translate``). Returns {steps: (validation, test accuracy)}."""
+    translation (``improve.random_translate``). Returns {steps: (validation, test accuracy)} for every
+    number of steps in ``schedule``."""
     from dcgan_course import improve
 
     pool, validation, test = data
@@ -589,7 +599,7 @@ def supervised_draw(data, index: np.ndarray, seed: int, base_width: int) -> dict
         return float((predicted == split.labels).float().mean())
 
     network.train()
-    while step < max(SUPERVISED_STEPS):
+    while step < max(schedule):
         pick = torch.randint(len(images), (64,), generator=rng)
         batch = improve.random_translate(images[pick])
         flip = torch.rand(64, generator=rng) < 0.5
@@ -599,16 +609,20 @@ def supervised_draw(data, index: np.ndarray, seed: int, base_width: int) -> dict
         loss.backward()
         optimizer.step()
         step += 1
-        if step in SUPERVISED_STEPS:
+        if step in schedule:
             scores[step] = (accuracy(validation), accuracy(test))
             network.train()
     return scores
 
 
 def supervised(args, data) -> None:
-    """The supervised CNN on every draw of every seed at the small budgets; steps chosen on validation."""
+    """The supervised CNN on every draw of every seed (one draw at all labels); steps chosen on validation.
+    The small budgets sit beside the headline (``eval-b10,100.json``), 400 per class and all labels beside
+    the other representations' all-labels records."""
     pool_y = data[0].labels.numpy()
-    budgets = [int(b) for b in args.budgets.split(",")]
+    budgets = [ALL_LABELS if b == ALL_LABELS else int(b) for b in args.budgets.split(",")]
+    small = all(b in (10, 100) for b in budgets)
+    record_name = f"eval-b{args.budgets}.json" if small else f"all-labels-supervised_cnn-b{args.budgets}.json"
     for seed in range(args.first_seed, args.seeds):
         if past(args.stop_after):
             break
@@ -619,15 +633,16 @@ def supervised(args, data) -> None:
         def compute(orders=orders, seed=seed):
             rows = {}
             for budget in budgets:
-                per_draw = [supervised_draw(data, draw_index(order, budget), seed, args.base_width)
-                            for order in orders]
-                mean_validation = {k: float(np.mean([d[k][0] for d in per_draw])) for k in SUPERVISED_STEPS}
+                schedule = SUPERVISED_STEPS[budget]
+                per_draw = [supervised_draw(data, draw_index(order, budget), seed, args.base_width, schedule)
+                            for order in (orders[:1] if budget == ALL_LABELS else orders)]
+                mean_validation = {k: float(np.mean([d[k][0] for d in per_draw])) for k in schedule}
                 chosen = max(mean_validation, key=mean_validation.get)
                 rows[str(budget)] = {"steps": chosen, "validation": round(mean_validation[chosen], 5),
                                      "test": [round(d[chosen][1], 5) for d in per_draw]}
             return {"budgets": rows, "augmentation": "random horizontal flip + translation up to 4 px"}
 
-        record = cached_eval(folder / f"eval-b{args.budgets}.json", compute)
+        record = cached_eval(folder / record_name, compute)
         print(f"[supervised seed {seed}] " + summary_line(record), flush=True)
 
 
@@ -756,21 +771,35 @@ def add_comparisons(entry: dict, base_width: int, budgets_key: str) -> None:
         entry[key] = rows or entry.get(key, {})
     choose_recipe(entry)
     all_labels = entry.setdefault("all_labels", {})  # the committed records, updated from the cache
-    for kind in ("plain", "rotation"):
+    for kind in ("plain", "rotation", "autoencoder", "supervised"):
         for seed, folder in seed_folders(kind, base_width):
             for path in sorted(folder.glob("all-labels-*.json")):
                 all_labels.setdefault(str(seed), {})[path.stem.removeprefix("all-labels-")] = read_json(path)
-    entry["ridge_400_per_class"] = larger_budget_rows(entry)
+    entry.pop("ridge_400_per_class", None)  # the first name of "larger_budgets"["400"]
+    entry["larger_budgets"] = {budget: rows for budget in ("400", ALL_LABELS)
+                               if (rows := larger_budget_rows(entry, budget))}
+
+
+LARGER_BUDGET_NAMES = ("dcgan_discriminator", "rotation_discriminator", "random_init_discriminator",
+                       "raw_pixels", "autoencoder", "supervised_cnn")
+TRAINED_D_PAIRED_WITH = ("random_init_discriminator", "autoencoder", "supervised_cnn")
+PAIRED_WITH = {"dcgan_discriminator": TRAINED_D_PAIRED_WITH, "rotation_discriminator": TRAINED_D_PAIRED_WITH,
+               "raw_pixels": ("random_init_discriminator",)}
 
 
 def larger_budget_rows(entry: dict, budget: str = "400") -> dict:
-    """Ridge at ``budget`` labels/class from the all-labels records, per seed that has them: each recipe's
-    trained D at its 100-per-class validation-chosen epoch, random-init (init chosen on validation, per
-    seed) and pixels; the paired gap of each trained D to random-init over the seeds both have."""
-    epochs = {"dcgan": entry["budgets"]["100"]["epochs_chosen_on_validation"],
-              "rotation": entry.get("rotation_head", {}).get("100", {}).get("epochs_chosen_on_validation")}
-    names = ("dcgan_discriminator", "rotation_discriminator", "random_init_discriminator", "raw_pixels")
-    found = {name: {} for name in names}
+    """Each representation at ``budget`` labels/class (``"all"``: the whole pool) from the all-labels records,
+    per seed that has it: each recipe's trained D and the autoencoder at their 100-per-class
+    validation-chosen epochs, random-init (init chosen on validation, per seed), pixels, the supervised CNN.
+    Each trained D is paired with random-init, the autoencoder and the CNN over the seeds both have."""
+    def chosen_epoch(key):
+        return entry.get(key, {}).get("100", {}).get("epochs_chosen_on_validation")
+
+    stems = {"dcgan_discriminator": f"dcgan_discriminator-epoch{chosen_epoch('budgets')}",
+             "rotation_discriminator": f"rotation_discriminator-epoch{chosen_epoch('rotation_head')}",
+             "raw_pixels": "pixels", "autoencoder": f"autoencoder-epoch{chosen_epoch('autoencoder')}",
+             "supervised_cnn": "supervised_cnn"}
+    found = {name: {} for name in LARGER_BUDGET_NAMES}
     for seed, records in entry.get("all_labels", {}).items():
         def row(stem, records=records):
             record = records.get(f"{stem}-b{budget}")
@@ -778,9 +807,7 @@ def larger_budget_rows(entry: dict, budget: str = "400") -> dict:
         inits = [r for r in (row("random_init_normal002"), row("random_init_pytorch")) if r]
         if len(inits) == 2:
             found["random_init_discriminator"][int(seed)] = max(inits, key=lambda r: r["validation"])
-        for name, stem in (("dcgan_discriminator", f"dcgan_discriminator-epoch{epochs['dcgan']}"),
-                           ("rotation_discriminator", f"rotation_discriminator-epoch{epochs['rotation']}"),
-                           ("raw_pixels", "pixels")):
+        for name, stem in stems.items():
             if row(stem):
                 found[name][int(seed)] = row(stem)
     rows = {}
@@ -790,12 +817,12 @@ def larger_budget_rows(entry: dict, budget: str = "400") -> dict:
         seeds = sorted(per_seed)
         values = [mean_over_draws(per_seed[s]) for s in seeds]
         rows[name] = {"seeds": seeds, "per_seed": [round(v, 4) for v in values], "accuracy": estimate(values)}
-        paired = [s for s in seeds if s in found["random_init_discriminator"]]
-        if name != "random_init_discriminator" and len(paired) > 1:
-            rows[name]["gap"] = stats.paired_difference(
-                [mean_over_draws(per_seed[s]) for s in paired],
-                [mean_over_draws(found["random_init_discriminator"][s]) for s in paired]).as_dict()
-            rows[name]["gap_seeds"] = paired
+        for other in PAIRED_WITH.get(name, ()):
+            paired = [s for s in seeds if s in found[other]]
+            if len(paired) > 1:
+                rows[name][f"gap_minus_{other}"] = stats.paired_difference(
+                    [mean_over_draws(per_seed[s]) for s in paired],
+                    [mean_over_draws(found[other][s]) for s in paired]).as_dict() | {"seeds": paired}
     return rows
 
 

@@ -110,16 +110,32 @@ def report(results: dict, base_width: int = 32) -> str:
                               f"({100 * row['validation']:.1f} % with the rotation head, "
                               f"{100 * row['plain_validation']:.1f} % plain); "
                               f"rotation-head D - random-init D, paired: {rotation_gap} points.")
-    larger = entry.get("ridge_400_per_class", {})
-    if larger:
-        names = {"dcgan_discriminator": "DCGAN D", "rotation_discriminator": "rotation-head D",
-                 "random_init_discriminator": "random-init D", "raw_pixels": "raw pixels"}
-        cells = []
-        for name, row in larger.items():
-            notes = [f"{len(row['seeds'])} seeds"] if len(row["seeds"]) > 1 else []
-            notes += [f"paired gap to random-init {signed(row['gap'])} points"] if "gap" in row else []
-            cells.append(f"{names[name]} {stats.Estimate.from_dict(row['accuracy']).format()}"
-                         + (f" ({', '.join(notes)})" if notes else ""))
-        lines.append("\nRidge at 400 labels per class (5 draws per seed; each trained D at its 100-per-class "
-                     "epoch): " + "; ".join(cells) + ".")
+    for budget, rows in entry.get("larger_budgets", {}).items():
+        lines.append("\n" + larger_budget_line(budget, rows))
     return "\n".join(lines)
+
+
+LARGER_BUDGET_LABELS = {"rotation_discriminator": "rotation-head D", "dcgan_discriminator": "DCGAN D",
+                        "random_init_discriminator": "random-init D", "autoencoder": "autoencoder",
+                        "supervised_cnn": "supervised CNN", "raw_pixels": "raw pixels"}
+
+
+def larger_budget_line(budget: str, rows: dict) -> str:
+    """One sentence for 400 labels/class or all labels: each representation's accuracy over its seeds and
+    the paired gaps of the trained discriminators (and pixels) to the controls."""
+    cells = []
+    for name in (n for n in LARGER_BUDGET_LABELS if n in rows):
+        row = rows[name]
+        accuracy = stats.Estimate.from_dict(row["accuracy"])
+        if len(row["seeds"]) > 1:
+            notes = [f"{len(row['seeds'])} seeds"]
+            text = accuracy.format()
+        else:
+            notes, text = [f"seed {row['seeds'][0]}"], f"{100 * accuracy.mean:.1f}"
+        notes += [f"- {LARGER_BUDGET_LABELS[key.removeprefix('gap_minus_')]} {signed(gap)}"
+                  for key, gap in row.items() if key.startswith("gap_minus_")]
+        cells.append(f"{LARGER_BUDGET_LABELS[name]} {text} ({', '.join(notes)})")
+    what = ("All 45,000 labels (one draw per seed" if budget == "all"
+            else f"{budget} labels per class (5 draws per seed")
+    return (f"{what}; ridge, each trained D and the autoencoder at their 100-per-class epoch, the CNN's "
+            "steps on validation; paired gaps in points): " + "; ".join(cells) + ".")

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from dcgan_course import cifar10_results
 from dcgan_course.data import load_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -172,24 +173,39 @@ def test_the_rotation_recipe_is_chosen_on_validation_and_the_committed_headline_
     assert (tmp_path / "curve.png").stat().st_size > 1000
 
 
-def test_400_per_class_pairs_each_trained_d_with_the_validation_chosen_random_init(cifar10):
-    def record(validation, test):
-        return {"budgets": {"400": {"validation": validation, "test": [test] * 5}}}
+def test_larger_budgets_pair_each_trained_d_with_random_init_the_autoencoder_and_the_cnn(cifar10):
+    def record(validation, test, budget="400"):
+        return {"budgets": {budget: {"validation": validation, "test": [test] * 5}}}
 
     all_labels = {str(seed): {"dcgan_discriminator-epoch8-b400": record(0.5, 0.55 + seed / 100),
                               "dcgan_discriminator-epoch2-b400": record(0.9, 0.9),  # not the chosen epoch
                               "rotation_discriminator-epoch5-b400": record(0.5, 0.56 + seed / 100),
                               "random_init_normal002-b400": record(0.48, 0.47),
                               "random_init_pytorch-b400": record(0.49, 0.45 + seed / 100),
-                              "pixels-b400": record(0.3, 0.3)} for seed in (0, 1, 2)}
+                              "autoencoder-epoch3-b400": record(0.4, 0.40 + seed / 50),
+                              "autoencoder-epoch1-b400": record(0.9, 0.9),  # not the chosen epoch
+                              "supervised_cnn-b400": record(0.5, 0.50),
+                              "pixels-b400": record(0.3, 0.3),
+                              "rotation_discriminator-epoch5-ball": record(0.6, 0.60 + seed / 100, "all")}
+                  for seed in (0, 1, 2)}
     entry = {"budgets": {"100": {"epochs_chosen_on_validation": 8}},
-             "rotation_head": {"100": {"epochs_chosen_on_validation": 5}}, "all_labels": all_labels}
+             "rotation_head": {"100": {"epochs_chosen_on_validation": 5}},
+             "autoencoder": {"100": {"epochs_chosen_on_validation": 3}}, "all_labels": all_labels}
     rows = cifar10.larger_budget_rows(entry)
     assert rows["random_init_discriminator"]["per_seed"] == [0.45, 0.46, 0.47]  # pytorch init: validation
     assert rows["dcgan_discriminator"]["per_seed"] == [0.55, 0.56, 0.57]
-    assert rows["dcgan_discriminator"]["gap"]["mean"] == pytest.approx(0.10)
-    assert rows["rotation_discriminator"]["gap"]["mean"] == pytest.approx(0.11)
-    assert rows["raw_pixels"]["gap"]["mean"] == pytest.approx(-0.16)
+    rotation = rows["rotation_discriminator"]
+    assert rows["dcgan_discriminator"]["gap_minus_random_init_discriminator"]["mean"] == pytest.approx(0.10)
+    assert rotation["gap_minus_random_init_discriminator"]["mean"] == pytest.approx(0.11)
+    assert rotation["gap_minus_autoencoder"]["mean"] == pytest.approx(0.15)
+    assert rotation["gap_minus_supervised_cnn"]["mean"] == pytest.approx(0.07)
+    assert rows["raw_pixels"]["gap_minus_random_init_discriminator"]["mean"] == pytest.approx(-0.16)
+    assert "gap_minus_autoencoder" not in rows["raw_pixels"]
+    every = cifar10.larger_budget_rows(entry, "all")
+    assert set(every) == {"rotation_discriminator"} and every["rotation_discriminator"]["seeds"] == [0, 1, 2]
+    line = cifar10_results.larger_budget_line("400", rows)
+    assert line.startswith("400 labels per class") and "rotation-head D 57.0 ± " in line
+    assert "- supervised CNN +7.0 ± " in line and "- autoencoder +15.0 ± " in line
 
 
 def test_the_l2_svm_minimises_the_squared_hinge_and_picks_its_penalty_on_validation(cifar10):
