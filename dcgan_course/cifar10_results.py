@@ -132,8 +132,8 @@ def larger_budget_line(budget: str, rows: dict) -> str:
             text = accuracy.format()
         else:
             notes, text = [f"seed {row['seeds'][0]}"], f"{100 * accuracy.mean:.1f}"
-        notes += [f"- {LARGER_BUDGET_LABELS[key.removeprefix('gap_minus_')]} {signed(gap)}"
-                  for key, gap in row.items() if key.startswith("gap_minus_")]
+        notes += [f"- {label} {signed(row[f'gap_minus_{other}'])}"
+                  for other, label in LARGER_BUDGET_LABELS.items() if f"gap_minus_{other}" in row]
         cells.append(f"{LARGER_BUDGET_LABELS[name]} {text} ({', '.join(notes)})")
     what = ("All 45,000 labels (one draw per seed" if budget == "all"
             else f"{budget} labels per class (5 draws per seed")
