@@ -458,18 +458,16 @@ def all_labels(args, data) -> None:
     pool_y, val_y, test_y = labels_of(data)
     statistics_index = calibration_index(len(pool))
     seed = args.first_seed
-    results = read_json(RESULTS) or {}
-    epoch = args.epoch or results[f"{KEY}/w{args.base_width}/headline"]["budgets"]["100"][
-        "epochs_chosen_on_validation"]
+    headline_results = (read_json(RESULTS) or {})[f"{KEY}/w{args.base_width}/headline"]
+    epoch = args.epoch or headline_results["budgets"]["100"]["epochs_chosen_on_validation"]
     orders = nested_draws(pool_y, seed)
     everything = np.concatenate([statistics_index, np.setdiff1d(np.arange(len(pool)), statistics_index)])
     budgets = [ALL_LABELS if b == ALL_LABELS else int(b) for b in args.budgets.split(",")]
     if args.recipe == "rotation":
-        epoch = args.epoch or results[f"{KEY}/w{args.base_width}/headline"]["rotation_head"]["100"][
-            "epochs_chosen_on_validation"]
+        epoch = args.epoch or headline_results["rotation_head"]["100"]["epochs_chosen_on_validation"]
     trained = "dcgan" if args.recipe == "plain" else args.recipe
-    autoencoder_epoch = results[f"{KEY}/w{args.base_width}/headline"].get("autoencoder", {}).get(
-        "100", {}).get("epochs_chosen_on_validation")
+    autoencoder_epoch = headline_results.get("autoencoder", {}).get("100", {}).get(
+        "epochs_chosen_on_validation")
     networks = {"trained": (f"{trained}_discriminator-epoch{epoch}",
                             lambda: gan_at_epoch(pool, seed, epoch, args.base_width, args.recipe)[1]),
                 "autoencoder": (f"autoencoder-epoch{autoencoder_epoch}",
@@ -775,13 +773,10 @@ def add_comparisons(entry: dict, base_width: int, budgets_key: str) -> None:
         for seed, folder in seed_folders(kind, base_width):
             for path in sorted(folder.glob("all-labels-*.json")):
                 all_labels.setdefault(str(seed), {})[path.stem.removeprefix("all-labels-")] = read_json(path)
-    entry.pop("ridge_400_per_class", None)  # the first name of "larger_budgets"["400"]
     entry["larger_budgets"] = {budget: rows for budget in ("400", ALL_LABELS)
                                if (rows := larger_budget_rows(entry, budget))}
 
 
-LARGER_BUDGET_NAMES = ("dcgan_discriminator", "rotation_discriminator", "random_init_discriminator",
-                       "raw_pixels", "autoencoder", "supervised_cnn")
 TRAINED_D_PAIRED_WITH = ("random_init_discriminator", "autoencoder", "supervised_cnn")
 PAIRED_WITH = {"dcgan_discriminator": TRAINED_D_PAIRED_WITH, "rotation_discriminator": TRAINED_D_PAIRED_WITH,
                "raw_pixels": ("random_init_discriminator",)}
@@ -799,7 +794,7 @@ def larger_budget_rows(entry: dict, budget: str = "400") -> dict:
              "rotation_discriminator": f"rotation_discriminator-epoch{chosen_epoch('rotation_head')}",
              "raw_pixels": "pixels", "autoencoder": f"autoencoder-epoch{chosen_epoch('autoencoder')}",
              "supervised_cnn": "supervised_cnn"}
-    found = {name: {} for name in LARGER_BUDGET_NAMES}
+    found = {name: {} for name in (*stems, "random_init_discriminator")}
     for seed, records in entry.get("all_labels", {}).items():
         def row(stem, records=records):
             record = records.get(f"{stem}-b{budget}")
